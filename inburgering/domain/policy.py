@@ -1,0 +1,134 @@
+"""Policy is versioned data: each key has values with the day they take effect.
+
+A process asks for a value *as of* a date it chooses (usually the day the case
+opened, so old cases keep their rules, or the day being processed for rules that
+change for everyone). Overrides, as in a scenario file, replace a key for all days.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from bisect import bisect_right
+from dataclasses import dataclass, field
+from decimal import Decimal
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from inburgering.domain.money import money
+
+# How each key's value is read; a key not listed here is unknown.
+_PARSERS: dict[str, Any] = {
+    "start_letter_max_days": int,
+    "wi2013_term_years": float,
+    "wi2021_term_years": float,
+    "wi2013_ona_required_from": lambda v: v if isinstance(v, dt.date) else dt.date.fromisoformat(str(v)),
+    "wi2013_pvt_required_from": lambda v: v if isinstance(v, dt.date) else dt.date.fromisoformat(str(v)),
+    "invoice_quarter_cap": money,
+    "invoice_excess": lambda v: _choice(v, ("defer", "refuse")),
+    "invoice_reminder_after_days": int,
+    "invoice_waiting_long_after_days": int,
+    "exam_fee": money,
+    "exam_fee_ona": money,
+    "alfa_test_fee": money,
+    "alfa_test_invoice_reminder_after_days": int,
+    "agi_staff_review": lambda v: _boolean(v),
+    "agi_decision_weeks": int,
+    "agi_min_term_years": float,
+}
+
+
+def register_policy_key(name: str, parser: Any) -> None:
+    """Processes declare the policy keys they add, with how to read them."""
+    _PARSERS[name] = parser
+
+
+def _choice(value: Any, options: tuple[str, ...]) -> str:
+    if str(value) not in options:
+        raise ValueError(f"must be one of {', '.join(options)}")
+    return str(value)
+
+
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if str(value).lower() in ("true", "yes", "1"):
+        return True
+    if str(value).lower() in ("false", "no", "0"):
+        return False
+    raise ValueError("must be true or false")
+
+
+class PolicyError(ValueError):
+    pass
+
+
+def parse_value(key: str, value: Any) -> Any:
+    if key not in _PARSERS:
+        raise PolicyError(f"unknown policy key {key!r}; known keys: {', '.join(sorted(_PARSERS))}")
+    try:
+        return _PARSERS[key](value)
+    except (ValueError, TypeError) as exc:
+        raise PolicyError(f"policy {key}: {value!r} is not valid: {exc}") from None
+
+
+@dataclass(frozen=True)
+class PolicyEntry:
+    key: str
+    valid_from: dt.date
+    value: Any
+
+
+@dataclass
+class Policy:
+    """All policy values with their validity, looked up by key and date."""
+
+    _by_key: dict[str, tuple[list[dt.date], list[Any]]] = field(default_factory=dict)
+
+    @classmethod
+    def from_entries(cls, entries: list[PolicyEntry]) -> Policy:
+        grouped: dict[str, list[PolicyEntry]] = {}
+        for entry in entries:
+            grouped.setdefault(entry.key, []).append(entry)
+        by_key = {}
+        for key, items in grouped.items():
+            items.sort(key=lambda e: e.valid_from)
+            by_key[key] = ([e.valid_from for e in items], [e.value for e in items])
+        return cls(by_key)
+
+    def value(self, key: str, on: dt.date) -> Any:
+        if key not in self._by_key:
+            raise PolicyError(f"no policy value for {key!r}")
+        dates, values = self._by_key[key]
+        i = bisect_right(dates, on) - 1
+        # Before the first entry the first value applies: a rule's history starts there.
+        return values[max(i, 0)]
+
+    def money(self, key: str, on: dt.date) -> Decimal:
+        return self.value(key, on)
+
+    def entries(self) -> list[PolicyEntry]:
+        return [
+            PolicyEntry(key, d, v)
+            for key, (dates, values) in sorted(self._by_key.items())
+            for d, v in zip(dates, values)
+        ]
+
+    def with_overrides(self, overrides: dict[str, Any]) -> Policy:
+        """A copy where each overridden key has one value for all days."""
+        merged = dict(self._by_key)
+        for key, raw in overrides.items():
+            merged[key] = ([dt.date.min], [parse_value(key, raw)])
+        return Policy(merged)
+
+
+def load_default_policy() -> Policy:
+    text = resources.files("inburgering.policy").joinpath("defaults.yaml").read_text(encoding="utf-8")
+    raw = yaml.safe_load(text)
+    entries = [
+        PolicyEntry(key, item["from"], parse_value(key, item["value"]))
+        for key, items in raw.items()
+        for item in items
+    ]
+    return Policy.from_entries(entries)

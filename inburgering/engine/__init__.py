@@ -1,0 +1,1 @@
+"""Applies events and timers to the case file, in batches, in transactions."""

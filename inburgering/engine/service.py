@@ -1,0 +1,241 @@
+"""The engine's entry points: register people, receive events, ingest, run the monitor.
+
+Every function takes the day being processed (`as_of`); none reads the clock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from inburgering.domain.bsn import validate_bsn
+from inburgering.domain.events import EVENT_TYPES, Event, event_payload, parse_event
+from inburgering.domain.process import EventRejected, Timer
+from inburgering.domain.registry import process_for, process_named
+from inburgering.engine.batch import Batch, held_letter_types
+from inburgering.engine.errors import InputError, describe_validation_error
+from inburgering.store.db import CaseFile, load_policy
+from inburgering.store.models import Case, Deadline, LetterHold, Person, ReceivedEvent
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BATCH = 500
+
+
+# ---- people -------------------------------------------------------------------------------
+
+
+def register_person(session: Session, *, ref: str, bsn: str, name: str, email: str | None = None,
+                    born: dt.date | None = None) -> Person:
+    """Add a person to the case file. The BSN is checked and stored here only."""
+    try:
+        bsn = validate_bsn(bsn)
+    except ValueError as exc:
+        raise InputError(f"person {ref}: bsn: {exc}") from None
+    if session.scalar(select(Person.id).where(Person.bsn == bsn)) is not None:
+        raise InputError(f"person {ref}: bsn: another person in the case file already has this BSN")
+    if session.scalar(select(Person.id).where(Person.ref == ref)) is not None:
+        raise InputError(f"person {ref}: a person with this reference already exists")
+    person = Person(ref=ref, bsn=bsn, name=name, email=email, born=born)
+    session.add(person)
+    session.flush([person])
+    return person
+
+
+# ---- receiving ----------------------------------------------------------------------------
+
+
+def validate_event(raw: dict[str, Any]) -> Event:
+    """Check an event's type and fields; InputError names what is wrong."""
+    if not isinstance(raw, dict):
+        raise InputError("an event must be a mapping of fields")
+    event_type = raw.get("type")
+    if event_type is None:
+        raise InputError("type: is required but missing")
+    if event_type not in EVENT_TYPES:
+        raise InputError(f"type: unknown event type {event_type!r}; known types: {', '.join(sorted(EVENT_TYPES))}")
+    try:
+        return parse_event(raw)
+    except ValidationError as exc:
+        raise InputError(describe_validation_error(exc)) from None
+
+
+def event_key(event: Event) -> str:
+    """The idempotency key of an event that came without one: a hash of its content."""
+    canonical = json.dumps(event_payload(event), sort_keys=True, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def receive(session: Session, raw: dict[str, Any], *, source: str, received_on: dt.date,
+            idempotency_key: str | None = None) -> ReceivedEvent:
+    """Put a validated event into the inbox. A second delivery is kept as a duplicate."""
+    event = validate_event(raw)
+    person_id = session.scalar(select(Person.id).where(Person.ref == event.person))
+    if person_id is None:
+        raise InputError(f"person: no person {event.person!r} in the case file")
+    key = idempotency_key or event_key(event)
+    row = ReceivedEvent(person_id=person_id, type=event.type, event_date=event.date,  # type: ignore[attr-defined]
+                        payload=event_payload(event), source=source, received_on=received_on)
+    original = session.scalar(select(ReceivedEvent).where(ReceivedEvent.idempotency_key == key))
+    if original is None:
+        row.idempotency_key = key
+    else:
+        row.status = "duplicate"
+        row.duplicate_of = original.id
+        row.processed_on = received_on
+        row.reason = f"duplicate: the same event was already received ({original.source})"
+    session.add(row)
+    session.flush([row])
+    return row
+
+
+# ---- ingesting ------------------------------------------------------------------------------
+
+
+@dataclass
+class IngestReport:
+    applied: int = 0
+    rejected: int = 0
+    errors: int = 0
+    journal: Counter = field(default_factory=Counter)
+
+    def add(self, other: IngestReport) -> None:
+        self.applied += other.applied
+        self.rejected += other.rejected
+        self.errors += other.errors
+        self.journal.update(other.journal)
+
+
+def ingest(case_file: CaseFile, as_of: dt.date, *, batch_size: int = DEFAULT_BATCH) -> IngestReport:
+    """Apply every pending event dated on or before `as_of`, in arrival order, in batches."""
+    report = IngestReport()
+    while True:
+        with case_file.transaction() as session:
+            rows = session.scalars(
+                select(ReceivedEvent)
+                .where(ReceivedEvent.status == "pending", ReceivedEvent.event_date <= as_of)
+                .order_by(ReceivedEvent.event_date, ReceivedEvent.id)
+                .limit(batch_size)
+            ).all()
+            if not rows:
+                return report
+            batch = Batch(session, as_of, load_policy(session), held_letter_types(session, as_of))
+            batch.load_people(r.person_id for r in rows)
+            for row in rows:
+                _apply_event(batch, row, report)
+            report.journal.update(batch.journal)
+
+
+def _apply_event(batch: Batch, row: ReceivedEvent, report: IngestReport) -> None:
+    row.processed_on = batch.as_of
+    event = parse_event(row.payload)
+    process = process_for(event)
+    try:
+        if process is None:
+            raise EventRejected(f"no process handles {event.type} events yet")  # type: ignore[attr-defined]
+        ctx = batch.context(row.person_id)
+        key = process.case_key(event)
+        case = batch.cases.get((row.person_id, process.name, key))
+        if case is not None and case.closed_on is not None and not process.opens_case(event):
+            case = None
+        if case is None:
+            if not process.opens_case(event):
+                raise EventRejected(process.no_case_reason(event))
+            case, state = batch.new_case(row.person_id, process, key, event, ctx)
+        else:
+            state = batch.state_of(case)
+        transition = process.on_event(state, event, ctx)
+    except EventRejected as rejected:
+        row.status, row.reason = "rejected", rejected.reason
+        report.rejected += 1
+        return
+    except Exception as exc:  # a bug must not block the inbox: park the event for staff
+        log.exception("event %s could not be applied", row.id)
+        row.status, row.reason = "error", f"{type(exc).__name__}: {exc}"
+        report.errors += 1
+        return
+    batch.commit_transition(case, transition, cause=event.type)  # type: ignore[attr-defined]
+    row.status, row.case_id = "applied", case.id
+    report.applied += 1
+
+
+# ---- the deadline monitor ----------------------------------------------------------------------
+
+
+@dataclass
+class MonitorReport:
+    as_of: dt.date
+    fired: Counter = field(default_factory=Counter)
+    journal: Counter = field(default_factory=Counter)
+    alerts: list[dict] = field(default_factory=list)
+
+
+MAX_ROUNDS = 1000  # a process that keeps opening deadlines due today would loop forever
+
+
+def run_monitor(case_file: CaseFile, as_of: dt.date, *, batch_size: int = DEFAULT_BATCH) -> MonitorReport:
+    """Fire every open deadline due on or before `as_of`. Running a day twice changes nothing."""
+    report = MonitorReport(as_of)
+    for _ in range(MAX_ROUNDS):
+        with case_file.transaction() as session:
+            due = session.scalars(
+                select(Deadline)
+                .where(Deadline.state == "open", Deadline.due_on <= as_of)
+                .order_by(Deadline.due_on, Deadline.id)
+                .limit(batch_size)
+            ).all()
+            if not due:
+                return report
+            batch = Batch(session, as_of, load_policy(session), held_letter_types(session, as_of))
+            case_rows = session.execute(
+                select(Case.id, Case.person_id).where(Case.id.in_({d.case_id for d in due}))
+            ).all()
+            batch.load_people(person_id for _, person_id in case_rows)
+            case_by_id = {c.id: c for c in batch.cases.values()}
+            for stale in due:
+                case = case_by_id[stale.case_id]
+                # Use the batch's own copy: an earlier timer in this batch may have closed it.
+                deadline = next((d for d in batch.open_deadlines.get((id(case), stale.kind), []) if d.id == stale.id),
+                                None)
+                if deadline is None:
+                    continue
+                batch.take_deadline(case, deadline)
+                process = process_named(case.process)
+                timer = Timer(deadline.kind, deadline.due_on, deadline.data)
+                transition = process.on_timer(batch.state_of(case), timer, batch.context(case.person_id))
+                batch.commit_transition(case, transition, cause=f"timer:{deadline.kind}")
+                report.fired[deadline.kind] += 1
+            report.journal.update(batch.journal)
+            report.alerts += [{"case": f"case-{c.id}", "process": c.process, "type": t, **d}
+                              for c, t, d in batch.alerts]
+    raise RuntimeError(f"deadline monitor did not settle for {as_of} after {MAX_ROUNDS} rounds")
+
+
+def next_due_date(session: Session) -> dt.date | None:
+    return session.scalar(select(func.min(Deadline.due_on)).where(Deadline.state == "open"))
+
+
+# ---- holds -------------------------------------------------------------------------------------
+
+
+def hold_letters(session: Session, letter_type: str, *, from_day: dt.date, reason: str) -> LetterHold:
+    hold = LetterHold(letter_type=letter_type, held_from=from_day, reason=reason)
+    session.add(hold)
+    return hold
+
+
+def release_letters(session: Session, letter_type: str, *, on_day: dt.date) -> int:
+    holds = session.scalars(select(LetterHold).where(LetterHold.letter_type == letter_type,
+                                                     LetterHold.released_on.is_(None))).all()
+    for hold in holds:
+        hold.released_on = on_day
+    return len(holds)

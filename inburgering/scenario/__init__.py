@@ -1,0 +1,1 @@
+"""Scenario files: journeys replayed through the real engine, day by day."""

@@ -1,0 +1,73 @@
+"""Replay a scenario through the real engine on a fresh case file.
+
+Both engines share everything but the driver of each day: `embedded` calls the
+engine's service directly; `prefect` runs the same service inside Prefect flow runs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+
+from sqlalchemy import delete
+
+from inburgering.domain.policy import parse_value
+from inburgering.engine import service
+from inburgering.engine.timeline import refused_events, timeline
+from inburgering.scenario.loader import Scenario
+from inburgering.store.db import CaseFile, _json_value
+from inburgering.store.models import LetterHold, PolicyValue
+
+
+class DayDriver(Protocol):
+    def __call__(self, case_file: CaseFile, days: list[dt.date]) -> None: ...
+
+
+def embedded_driver(case_file: CaseFile, days: list[dt.date]) -> None:
+    for day in days:
+        service.ingest(case_file, day)
+        service.run_monitor(case_file, day)
+
+
+def prepare(case_file: CaseFile, scenario: Scenario) -> None:
+    """Load the scenario's policy, people, holds and events into a fresh case file."""
+    with case_file.transaction() as session:
+        for key, raw in scenario.policy.items():
+            session.execute(delete(PolicyValue).where(PolicyValue.key == key))
+            session.add(PolicyValue(key=key, valid_from=dt.date(1900, 1, 1), value=_json_value(parse_value(key, raw)),
+                                    note=f"scenario override: {scenario.name}"))
+        refs = {}
+        for ref, spec in scenario.people.items():
+            refs[ref] = service.register_person(session, ref=ref, bsn=spec.bsn, name=spec.name, email=spec.email,
+                                                born=spec.born)
+        for hold in scenario.holds:
+            session.add(LetterHold(letter_type=hold.letters, held_from=hold.start, reason=hold.reason,
+                                   released_on=hold.until + dt.timedelta(days=1) if hold.until else None))
+        for item in scenario.events:
+            service.receive(session, item.raw, source=f"scenario:{item.index}", received_on=item.event.date)
+
+
+def run_scenario(scenario: Scenario, *, driver: DayDriver = embedded_driver, database_url: str | None = None,
+                 progress: Callable[[int, int], None] | None = None) -> dict:
+    with tempfile.TemporaryDirectory(prefix="scenario-") as tmp:
+        url = database_url or f"sqlite:///{Path(tmp) / 'scenario.db'}"
+        case_file = CaseFile(url)
+        try:
+            prepare(case_file, scenario)
+            days = [scenario.start + dt.timedelta(days=i) for i in range((scenario.until - scenario.start).days + 1)]
+            driver(case_file, days)
+            with case_file.transaction() as session:
+                return {
+                    "scenario": scenario.name,
+                    "timeline": timeline(session),
+                    "rejected": [
+                        {"date": row.event_date.isoformat(), "person": ref, "event": int(row.source.split(":")[1]),
+                         "reason": row.reason}
+                        for row, ref in refused_events(session)
+                    ],
+                }
+        finally:
+            case_file.dispose()

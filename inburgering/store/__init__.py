@@ -1,0 +1,1 @@
+"""The case file: our own SQL database, the truth about every journey."""

@@ -1,0 +1,88 @@
+"""Connecting to the case file and bringing its schema up to date."""
+
+from __future__ import annotations
+
+import datetime as dt
+from contextlib import contextmanager
+from collections.abc import Iterator
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from inburgering import config
+from inburgering.domain.policy import Policy, PolicyEntry, load_default_policy, parse_value
+from inburgering.store.models import PolicyValue
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def make_engine(url: str | None = None) -> Engine:
+    url = url or config.database_url()
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record):  # noqa: ANN001
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def alembic_config(engine: Engine) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["engine"] = engine
+    return cfg
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest migration and seed the default policy once."""
+    command.upgrade(alembic_config(engine), "head")
+    with Session(engine) as session, session.begin():
+        if session.scalar(select(PolicyValue.id).limit(1)) is None:
+            store_policy(session, load_default_policy())
+
+
+def store_policy(session: Session, policy: Policy, note: str | None = None) -> None:
+    for entry in policy.entries():
+        session.add(PolicyValue(key=entry.key, valid_from=max(entry.valid_from, dt.date(1900, 1, 1)),
+                                value=_json_value(entry.value), note=note))
+
+
+def _json_value(value):  # noqa: ANN001
+    if isinstance(value, (dt.date,)):
+        return value.isoformat()
+    if isinstance(value, (bool, int, float, str)) or value is None:
+        return value
+    return str(value)  # Decimal as exact text
+
+
+def load_policy(session: Session) -> Policy:
+    rows = session.scalars(select(PolicyValue)).all()
+    return Policy.from_entries([PolicyEntry(r.key, r.valid_from, parse_value(r.key, r.value)) for r in rows])
+
+
+class CaseFile:
+    """The database the engine works on: one engine, sessions on demand."""
+
+    def __init__(self, url: str | None = None, *, create: bool = True):
+        self.engine = make_engine(url)
+        if create:
+            migrate(self.engine)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        with self.sessions() as session, session.begin():
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,196 @@
+"""SQLAlchemy 2.0 models of the case file. Alembic migrations create the schema."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+JsonData = JSON().with_variant(JSONB(), "postgresql")
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Person(Base):
+    """A person with an integration journey. The BSN lives here and nowhere else."""
+
+    __tablename__ = "people"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ref: Mapped[str] = mapped_column(String(100), unique=True)  # how other systems name the person
+    bsn: Mapped[str] = mapped_column(String(9), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(200))
+    born: Mapped[dt.date | None] = mapped_column(Date)
+
+
+class Case(Base):
+    """One process instance for a person: its state, status and what it waits for."""
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        UniqueConstraint("person_id", "process", "key", name="uq_case_person_process_key"),
+        Index("ix_cases_process_status", "process", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    process: Mapped[str] = mapped_column(String(40))
+    key: Mapped[str] = mapped_column(String(200), default="")
+    status: Mapped[str] = mapped_column(String(60))
+    waiting_for: Mapped[str | None] = mapped_column(String(300))
+    waiting_since: Mapped[dt.date | None] = mapped_column(Date)
+    late_since: Mapped[dt.date | None] = mapped_column(Date)
+    state: Mapped[dict[str, Any]] = mapped_column(JsonData)
+    opened_on: Mapped[dt.date] = mapped_column(Date)
+    updated_on: Mapped[dt.date] = mapped_column(Date)
+    closed_on: Mapped[dt.date | None] = mapped_column(Date)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    person: Mapped[Person] = relationship(lazy="raise")
+
+    @property
+    def label(self) -> str:
+        """How Prefect and process owners name the case: never with personal data."""
+        return f"case-{self.id}"
+
+
+class CaseStatus(Base):
+    """The status history of a case."""
+
+    __tablename__ = "case_status_history"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    status: Mapped[str] = mapped_column(String(60))
+    on_date: Mapped[dt.date] = mapped_column(Date)
+    cause: Mapped[str] = mapped_column(String(120))  # the event type or timer kind
+
+    case: Mapped[Case] = relationship(lazy="raise")
+
+
+class ReceivedEvent(Base):
+    """The inbox: every event received, applied once, with its outcome."""
+
+    __tablename__ = "received_events"
+    __table_args__ = (Index("ix_received_events_status_id", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Unique: the same event delivered twice is applied once. NULL on duplicate rows.
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    type: Mapped[str] = mapped_column(String(60))
+    event_date: Mapped[dt.date] = mapped_column(Date)
+    payload: Mapped[dict[str, Any]] = mapped_column(JsonData)
+    source: Mapped[str] = mapped_column(String(120))  # registry, staff, scenario:<index>, ...
+    received_on: Mapped[dt.date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending|applied|rejected|duplicate|error
+    reason: Mapped[str | None] = mapped_column(Text)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    processed_on: Mapped[dt.date | None] = mapped_column(Date)
+    duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("received_events.id"))
+
+
+class Deadline(Base):
+    """A durable timer. The deadline monitor fires what is due as of a day."""
+
+    __tablename__ = "deadlines"
+    __table_args__ = (
+        Index("ix_deadlines_state_due", "state", "due_on"),
+        Index("ix_deadlines_case_state", "case_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    kind: Mapped[str] = mapped_column(String(80))
+    due_on: Mapped[dt.date] = mapped_column(Date)
+    data: Mapped[dict[str, Any]] = mapped_column(JsonData, default=dict)
+    state: Mapped[str] = mapped_column(String(12), default="open")  # open|fired|cancelled
+    opened_on: Mapped[dt.date] = mapped_column(Date)
+    closed_on: Mapped[dt.date | None] = mapped_column(Date)
+
+    case: Mapped[Case] = relationship(lazy="raise")
+
+
+class JournalEntry(Base):
+    """What the journey showed the outside world: letters, e-mails, payments, alerts."""
+
+    __tablename__ = "journal"
+    __table_args__ = (Index("ix_journal_on_date", "on_date"), Index("ix_journal_kind_type", "kind", "type"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    on_date: Mapped[dt.date] = mapped_column(Date)
+    kind: Mapped[str] = mapped_column(String(20))  # letter|email|notice|payment|alert
+    type: Mapped[str] = mapped_column(String(60))
+    data: Mapped[dict[str, Any]] = mapped_column(JsonData)
+
+    case: Mapped[Case] = relationship(lazy="raise")
+
+
+class Letter(Base):
+    """A rendered letter, e-mail or notice, stored with the case."""
+
+    __tablename__ = "letters"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    journal_id: Mapped[int] = mapped_column(ForeignKey("journal.id"), unique=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    recipient: Mapped[str] = mapped_column(String(20))  # person | school
+    kind: Mapped[str] = mapped_column(String(20))
+    type: Mapped[str] = mapped_column(String(60))
+    on_date: Mapped[dt.date] = mapped_column(Date)
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)  # HTML, Dutch first and English beside it
+
+    journal: Mapped[JournalEntry] = relationship(lazy="raise")
+
+
+class OutboxMessage(Base):
+    """Transactional outbox: written with the letter, sent afterwards, once."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_id", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    letter_id: Mapped[int] = mapped_column(ForeignKey("letters.id"), unique=True)
+    channel: Mapped[str] = mapped_column(String(20))  # post | email | school
+    idempotency_key: Mapped[str] = mapped_column(String(80), unique=True)
+    status: Mapped[str] = mapped_column(String(12), default="pending")  # pending|sent|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_on: Mapped[dt.date] = mapped_column(Date)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    letter: Mapped[Letter] = relationship(lazy="raise")
+
+
+class PolicyValue(Base):
+    """Policy in force: a value per key from a day on."""
+
+    __tablename__ = "policy_values"
+    __table_args__ = (UniqueConstraint("key", "valid_from", name="uq_policy_key_from"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(80))
+    valid_from: Mapped[dt.date] = mapped_column(Date)
+    value: Mapped[Any] = mapped_column(JsonData)
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class LetterHold(Base):
+    """A process owner holds letters of a type (or '*'), e.g. while the mail gateway is down."""
+
+    __tablename__ = "letter_holds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    letter_type: Mapped[str] = mapped_column(String(60))
+    held_from: Mapped[dt.date] = mapped_column(Date)
+    released_on: Mapped[dt.date | None] = mapped_column(Date)  # first day letters go again
+    reason: Mapped[str] = mapped_column(Text)
