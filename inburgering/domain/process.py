@@ -138,8 +138,11 @@ class Process(ABC):
     def handles(self, event: Event) -> bool:
         return event.type in self.event_types  # type: ignore[attr-defined]
 
-    def case_key(self, event: Event) -> str:
-        """Which of the person's cases of this process the event belongs to."""
+    def case_key(self, event: Event, ctx: Context) -> str:
+        """Which of the person's cases of this process the event belongs to.
+
+        `ctx.cases` holds the person's open and closed cases, so an event that names
+        only part of a key (an invoice number) can find its case."""
         return ""
 
     def opens_case(self, event: Event) -> bool:

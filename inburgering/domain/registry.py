@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from inburgering.domain.events import Event
+from inburgering.domain.exams import ExamsProcess
+from inburgering.domain.exemption import ExemptionProcess
 from inburgering.domain.intake import IntakeProcess
+from inburgering.domain.invoicing import InvoicingProcess
 from inburgering.domain.process import Process
 
-PROCESSES: list[Process] = [IntakeProcess()]
-
-
-def register(process: Process) -> None:
-    PROCESSES.append(process)
+PROCESSES: tuple[Process, ...] = (IntakeProcess(), InvoicingProcess(), ExemptionProcess(), ExamsProcess())
+_BY_NAME = {p.name: p for p in PROCESSES}
 
 
 def process_for(event: Event) -> Process | None:
@@ -21,7 +21,7 @@ def process_for(event: Event) -> Process | None:
 
 
 def process_named(name: str) -> Process:
-    for process in PROCESSES:
-        if process.name == name:
-            return process
-    raise KeyError(f"no process named {name!r}")
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise KeyError(f"no process named {name!r}") from None

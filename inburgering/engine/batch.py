@@ -203,5 +203,5 @@ class Batch:
         letter = Letter(journal=entry, case_id=case.id, recipient=action.to, kind=action.kind, type=action.type,
                         on_date=self.as_of, subject=rendered.subject, body=rendered.body)
         self.session.add(letter)
-        self.session.add(OutboxMessage(letter=letter, channel=CHANNEL_BY_KIND[action.kind],
+        self.session.add(OutboxMessage(case_id=case.id, letter=letter, channel=CHANNEL_BY_KIND[action.kind],
                                        idempotency_key=uuid.uuid4().hex, created_on=self.as_of))

@@ -143,7 +143,7 @@ def _apply_event(batch: Batch, row: ReceivedEvent, report: IngestReport) -> None
         if process is None:
             raise EventRejected(f"no process handles {event.type} events yet")  # type: ignore[attr-defined]
         ctx = batch.context(row.person_id)
-        key = process.case_key(event)
+        key = process.case_key(event, ctx)
         case = batch.cases.get((row.person_id, process.name, key))
         if case is not None and case.closed_on is not None and not process.opens_case(event):
             case = None

@@ -153,14 +153,17 @@ class Letter(Base):
 
 
 class OutboxMessage(Base):
-    """Transactional outbox: written with the letter, sent afterwards, once."""
+    """Transactional outbox: written in the same transaction as what it announces
+    (a letter, a payment), sent afterwards, exactly once thanks to its key."""
 
     __tablename__ = "outbox"
     __table_args__ = (Index("ix_outbox_status_id", "status", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    letter_id: Mapped[int] = mapped_column(ForeignKey("letters.id"), unique=True)
-    channel: Mapped[str] = mapped_column(String(20))  # post | email | school
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    letter_id: Mapped[int | None] = mapped_column(ForeignKey("letters.id"), unique=True)
+    channel: Mapped[str] = mapped_column(String(20))  # post | email | school | payment
+    payload: Mapped[dict[str, Any]] = mapped_column(JsonData, default=dict)  # for non-letter messages
     idempotency_key: Mapped[str] = mapped_column(String(80), unique=True)
     status: Mapped[str] = mapped_column(String(12), default="pending")  # pending|sent|failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)

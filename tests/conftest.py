@@ -1,0 +1,46 @@
+"""Shared fixtures. Every test that touches SQL runs on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+from inburgering.store.db import CaseFile  # noqa: E402
+from tests.postgres_server import PostgresServer  # noqa: E402
+
+SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
+SCENARIOS = Path(os.environ.get("INBURGERING_SHARED", SHARED)) / "scenarios"
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    server = PostgresServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    """A fresh, empty database URL: once SQLite, once PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'case.db'}"
+    return request.getfixturevalue("postgres").new_database()
+
+
+@pytest.fixture
+def case_file(database_url):
+    cf = CaseFile(database_url)
+    yield cf
+    cf.dispose()
+
+
+@pytest.fixture
+def scenarios_dir() -> Path:
+    if not SCENARIOS.is_dir():
+        pytest.fail(f"shared scenarios not found at {SCENARIOS}; set INBURGERING_SHARED to the shared/ folder")
+    return SCENARIOS

@@ -1,0 +1,53 @@
+"""Running scenarios from tests: from a shared file or an inline YAML text."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import yaml
+
+from inburgering.scenario.loader import Scenario, load_scenario, parse_scenario
+from inburgering.scenario.runner import run_scenario
+
+PEOPLE = {
+    "p1": {"bsn": "123456782", "name": "Amina Yusuf", "email": "amina@example.org", "born": "1990-05-01"},
+    "p2": {"bsn": "111222333", "name": "Karim Haddad", "email": "karim@example.org", "born": "1985-11-23"},
+}
+
+
+def scenario_from(text: str) -> Scenario:
+    return parse_scenario(yaml.load(textwrap.dedent(text), Loader=_loader()))
+
+
+def _loader():
+    from inburgering.scenario.loader import _Loader
+
+    return _Loader
+
+
+def make_scenario(events: list[dict], *, start: str, until: str, policy: dict | None = None,
+                  people: dict | None = None, holds: list | None = None) -> Scenario:
+    doc = {"scenario": "test", "from": start, "until": until, "people": people or {"p1": PEOPLE["p1"]},
+           "events": events}
+    if policy:
+        doc["policy"] = policy
+    if holds:
+        doc["holds"] = holds
+    return parse_scenario(doc)
+
+
+def replay(scenario: Scenario | Path | str, database_url: str | None = None, engine: str = "embedded") -> dict:
+    if isinstance(scenario, (str, Path)):
+        scenario = load_scenario(scenario)
+    if engine == "prefect":
+        from inburgering.scenario.prefect_driver import prefect_driver
+
+        return run_scenario(scenario, driver=prefect_driver, database_url=database_url)
+    return run_scenario(scenario, database_url=database_url)
+
+
+def entries(result: dict, kind: str | None = None, type: str | None = None, person: str | None = None) -> list[dict]:
+    return [e for e in result["timeline"]
+            if (kind is None or e["kind"] == kind) and (type is None or e["type"] == type)
+            and (person is None or e["person"] == person)]
