@@ -41,7 +41,7 @@ def replay(scenario: Scenario | Path | str, database_url: str | None = None, eng
     if isinstance(scenario, (str, Path)):
         scenario = load_scenario(scenario)
     if engine == "prefect":
-        from inburgering.scenario.prefect_driver import prefect_driver
+        from flows.replay.flow import prefect_driver
 
         return run_scenario(scenario, driver=prefect_driver, database_url=database_url)
     return run_scenario(scenario, database_url=database_url)

@@ -51,6 +51,9 @@ class Case(Base):
     updated_on: Mapped[dt.date] = mapped_column(Date)
     closed_on: Mapped[dt.date | None] = mapped_column(Date)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # The Prefect flow run that shows this case's wait, and the case version it shows.
+    wait_run_id: Mapped[str | None] = mapped_column(String(40))
+    wait_version: Mapped[int | None] = mapped_column(Integer)
 
     person: Mapped[Person] = relationship(lazy="raise")
 
@@ -161,7 +164,7 @@ class OutboxMessage(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
-    letter_id: Mapped[int | None] = mapped_column(ForeignKey("letters.id"), unique=True)
+    letter_id: Mapped[int | None] = mapped_column(ForeignKey("letters.id"), index=True)  # twice when resent
     channel: Mapped[str] = mapped_column(String(20))  # post | email | school | payment
     payload: Mapped[dict[str, Any]] = mapped_column(JsonData, default=dict)  # for non-letter messages
     idempotency_key: Mapped[str] = mapped_column(String(80), unique=True)

@@ -57,6 +57,8 @@ def upgrade() -> None:
     sa.Column('updated_on', sa.Date(), nullable=False),
     sa.Column('closed_on', sa.Date(), nullable=True),
     sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('wait_run_id', sa.String(length=40), nullable=True),
+    sa.Column('wait_version', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['person_id'], ['people.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('person_id', 'process', 'key', name='uq_case_person_process_key')
@@ -168,11 +170,11 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['case_id'], ['cases.id'], ),
     sa.ForeignKeyConstraint(['letter_id'], ['letters.id'], ),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('idempotency_key'),
-    sa.UniqueConstraint('letter_id')
+    sa.UniqueConstraint('idempotency_key')
     )
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_outbox_case_id'), ['case_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_outbox_letter_id'), ['letter_id'], unique=False)
         batch_op.create_index('ix_outbox_status_id', ['status', 'id'], unique=False)
 
 
@@ -180,6 +182,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_index('ix_outbox_status_id')
+        batch_op.drop_index(batch_op.f('ix_outbox_letter_id'))
         batch_op.drop_index(batch_op.f('ix_outbox_case_id'))
 
     op.drop_table('outbox')

@@ -1,0 +1,138 @@
+"""The embedded default in one command: Prefect server, local gateway, example
+journeys, and every deployment served with its schedule.
+
+Started by `inburgering up` (./bin/up). Files live in var/ (INBURGERING_HOME).
+Stops cleanly on Ctrl-C or SIGTERM; run it again to pick up where it was.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from inburgering import config
+
+PREFECT_PORT = int(os.environ.get("INBURGERING_PREFECT_PORT", 4200))
+GATEWAY_PORT = int(os.environ.get("INBURGERING_GATEWAY_PORT", 8025))
+
+
+def _wait_for(url: str, what: str, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.5)
+    raise SystemExit(f"{what} did not start within {seconds:.0f} s ({url}); see the logs in {config.home()}")
+
+
+def _token(home: Path) -> str:
+    path = home / "gateway-token"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(24))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def environment(home: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("PREFECT_HOME", str(home / "prefect"))
+    env.setdefault("PREFECT_API_URL", f"http://127.0.0.1:{PREFECT_PORT}/api")
+    env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    env.setdefault("PREFECT_SERVER_API_HOST", "127.0.0.1")
+    env.setdefault("PREFECT_SERVER_API_PORT", str(PREFECT_PORT))
+    env.setdefault("INBURGERING_GATEWAY_URL", f"http://127.0.0.1:{GATEWAY_PORT}")
+    env.setdefault("INBURGERING_GATEWAY_TOKEN", _token(home))
+    env.setdefault("INBURGERING_HOME", str(home))
+    return env
+
+
+def run(demo: bool = True) -> None:
+    home = config.home()
+    env = environment(home)
+    os.environ.update(env)
+    children: list[subprocess.Popen] = []
+
+    def start(name: str, args: list[str]) -> None:
+        log = open(home / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
+        children.append(subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                         cwd=config.PROJECT_ROOT))
+
+    def stop(*_: object) -> None:
+        for child in reversed(children):
+            child.terminate()
+        for child in children:
+            try:
+                child.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    python = sys.executable
+    try:
+        if not _healthy(f"{env['PREFECT_API_URL']}/health"):
+            start("prefect-server", [python, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
+                                     "--port", str(PREFECT_PORT)])
+        start("gateway", [python, "-m", "inburgering.gateway.server", "--port", str(GATEWAY_PORT),
+                          "--token", env["INBURGERING_GATEWAY_TOKEN"], "--store", str(home / "gateway.jsonl")])
+        _wait_for(f"{env['PREFECT_API_URL']}/health", "the Prefect server")
+        _wait_for(f"{env['INBURGERING_GATEWAY_URL']}/health", "the local gateway")
+
+        from inburgering.demo import load_examples
+        from inburgering.domain.calendar import today_in_amsterdam
+        from inburgering.store.db import CaseFile
+
+        case_file = CaseFile()
+        if demo and load_examples(case_file, today_in_amsterdam()):
+            print("example journeys loaded (90 days of history)", flush=True)
+        case_file.dispose()
+
+        start("serve", [python, "-m", "deployments.serve"] + (["--demo"] if demo else []))
+        _first_runs(env)
+        print(f"\nPrefect UI:  http://127.0.0.1:{PREFECT_PORT}\n"
+              f"Case file:   {config.database_url()}\n"
+              f"Gateway:     {env['INBURGERING_GATEWAY_URL']} (what was sent: {home / 'gateway.jsonl'})\n"
+              f"Logs:        {home}/*.log\nStop with Ctrl-C.", flush=True)
+        while all(child.poll() is None for child in children):
+            time.sleep(1)
+        failed = [c.args[2] if len(c.args) > 2 else c.args for c in children if c.poll() is not None]
+        print(f"a component stopped ({failed}); see the logs in {home}", file=sys.stderr)
+        stop()
+    except BaseException:
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+        raise
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def _first_runs(env: dict[str, str]) -> None:
+    """Once the deployments exist, run today's monitor so its report is there at once."""
+    from prefect.deployments import run_deployment
+
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            run_deployment("deadline-monitor/deadline-monitor", timeout=0, as_subflow=False,
+                           flow_run_name="monitor · at start-up")
+            return
+        except Exception:  # the deployments are not registered yet
+            time.sleep(1)
+    print("warning: the deployments did not appear within 120 s; see serve.log", file=sys.stderr)

@@ -1,0 +1,143 @@
+"""The `inburgering` command."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(help="Orchestration of Dutch civic-integration journeys (inburgering) for DUO.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+scenario_app = typer.Typer(help="Replay scenario files through the engine.", no_args_is_help=True)
+letters_app = typer.Typer(help="Hold and release letters.", no_args_is_help=True)
+app.add_typer(scenario_app, name="scenario")
+app.add_typer(letters_app, name="letters")
+err = Console(stderr=True, soft_wrap=True)
+
+
+@scenario_app.command("run")
+def scenario_run(
+    file: Path = typer.Argument(..., help="The scenario YAML file."),
+    as_json: bool = typer.Option(False, "--json", help="Print the timeline as JSON."),
+    engine: str = typer.Option("embedded", "--engine", help="embedded (fast) or prefect (real flow runs)."),
+    database: Optional[str] = typer.Option(None, "--database", help="Database URL (default: a fresh SQLite file)."),
+) -> None:
+    """Replay FILE day by day and print the timeline. Exit 2 when the file is malformed."""
+    from inburgering.scenario.loader import ScenarioError, load_scenario
+    from inburgering.scenario.runner import run_scenario
+
+    if engine not in ("embedded", "prefect"):
+        err.print(f"--engine: {engine!r} is not an engine; use embedded or prefect")
+        raise typer.Exit(2)
+    try:
+        scenario = load_scenario(file)
+    except ScenarioError as exc:
+        err.print(f"{file}: {exc}", markup=False, highlight=False)
+        raise typer.Exit(2) from None
+    started = time.perf_counter()
+    if engine == "prefect":
+        from flows.replay.flow import prefect_driver
+
+        result = run_scenario(scenario, driver=prefect_driver, database_url=database)
+    else:
+        result = run_scenario(scenario, database_url=database)
+    seconds = time.perf_counter() - started
+    if as_json:
+        json.dump(result, sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+        return
+    _print_timeline(result, seconds, engine)
+
+
+def _print_timeline(result: dict, seconds: float, engine: str) -> None:
+    console = Console()
+    table = Table(title=result["scenario"], show_lines=False)
+    for column in ("date", "person", "kind", "type", "data"):
+        table.add_column(column)
+    for entry in result["timeline"]:
+        data = ", ".join(f"{k}={v}" for k, v in entry["data"].items())
+        table.add_row(entry["date"], entry["person"], entry["kind"], entry["type"], data)
+    console.print(table)
+    if result["rejected"]:
+        rejected = Table(title="rejected events")
+        for column in ("date", "person", "event", "reason"):
+            rejected.add_column(column)
+        for r in result["rejected"]:
+            rejected.add_row(r["date"], r["person"], str(r["event"]), r["reason"])
+        console.print(rejected)
+    console.print(f"{len(result['timeline'])} entries, {len(result['rejected'])} rejected, "
+                  f"{seconds:.2f} s ({engine})")
+
+
+@app.command()
+def up(demo: bool = typer.Option(True, help="Load and feed the example journeys.")) -> None:
+    """Run the embedded default: Prefect server, local gateway, every deployment served."""
+    from deployments.embedded import run
+
+    run(demo=demo)
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the case file's schema up to date (INBURGERING_DATABASE_URL or the SQLite default)."""
+    from inburgering import config
+    from inburgering.store.db import CaseFile
+
+    CaseFile().dispose()
+    Console().print(f"case file up to date: {config.database_url()}")
+
+
+@app.command()
+def cases(
+    process: Optional[str] = typer.Option(None, help="Only this process."),
+    late: bool = typer.Option(False, help="Only late cases."),
+) -> None:
+    """What cases wait for, since when, and what is late."""
+    from inburgering.domain.calendar import today_in_amsterdam
+    from inburgering.engine import board
+    from inburgering.store.db import CaseFile
+
+    with CaseFile().transaction() as session:
+        rows = board.late_cases(session, today_in_amsterdam())[1] if late else board.waiting_cases(session, process)
+    table = Table(title="late cases" if late else "waiting cases")
+    if rows:
+        for column in rows[0]:
+            table.add_column(column)
+        for row in rows:
+            table.add_row(*(str(v) for v in row.values()))
+    Console().print(table if rows else "no cases")
+
+
+@letters_app.command("hold")
+def letters_hold(letter_type: str = typer.Argument("*", help="Letter type, or * for all."),
+                 reason: str = typer.Option(..., help="Why, for the record.")) -> None:
+    """Hold letters from today (deadlines keep running and alert when passed)."""
+    from inburgering.domain.calendar import today_in_amsterdam
+    from inburgering.engine.service import hold_letters
+    from inburgering.store.db import CaseFile
+
+    with CaseFile().transaction() as session:
+        hold_letters(session, letter_type, from_day=today_in_amsterdam(), reason=reason)
+    Console().print(f"letters {letter_type} held from today")
+
+
+@letters_app.command("release")
+def letters_release(letter_type: str = typer.Argument("*", help="Letter type, or * for all.")) -> None:
+    """Let held letters go out again from today."""
+    from inburgering.domain.calendar import today_in_amsterdam
+    from inburgering.engine.service import release_letters
+    from inburgering.store.db import CaseFile
+
+    with CaseFile().transaction() as session:
+        n = release_letters(session, letter_type, on_day=today_in_amsterdam())
+    Console().print(f"{n} hold(s) on {letter_type} released")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,103 @@
+"""Example journeys for the embedded default, so the Prefect UI shows work moving.
+
+`load_examples` gives a handful of people a history over the last 90 days, replayed
+through the real engine day by day (with start letters held from 75 days ago, as if
+the print house were being replaced, so process owners see what "late" looks like).
+`feed_next` then delivers the journeys' next events a few at a time, dated today,
+as the registries, schools and Mijn Inburgering would. All names are invented.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import func, select
+
+from inburgering.engine import service
+from inburgering.store.db import CaseFile
+from inburgering.store.models import LetterHold, Person, ReceivedEvent
+
+NAMES = ["Amina Yusuf", "Karim Haddad", "Lena Petrova", "Tesfay Gebre", "Mariam Nasser", "Oleksandr Bondar",
+         "Nour Al-Sayed", "Joao Pereira"]
+HISTORY_DAYS = 90
+HOLD_FROM = -75
+
+
+def demo_bsn(n: int) -> str:
+    """A number that passes the eleven-test, in a range no real person has (starts with 99)."""
+    candidate = 99000000 + n * 7
+    while True:
+        digits = [int(d) for d in f"{candidate:08d}"]
+        total = sum(d * w for d, w in zip(digits, range(9, 1, -1)))
+        check = total % 11  # the 9th digit counts -1: total - check must be divisible by 11
+        if check <= 9:
+            return f"{candidate:08d}{check}"
+        candidate += 1
+
+
+def _history() -> list[tuple[str, int, dict]]:
+    """(person, day offset from today, event fields)."""
+    return [
+        ("demo-1", -88, {"type": "residence_permit_granted", "obligation_start": "2021-06-01"}),
+        ("demo-1", -88, {"type": "bsn_registered"}),
+        ("demo-1", -85, {"type": "municipality_registered", "municipality": "Utrecht"}),
+        ("demo-2", -70, {"type": "residence_permit_granted"}),
+        ("demo-2", -69, {"type": "bsn_registered"}),
+        ("demo-2", -66, {"type": "municipality_registered", "municipality": "Zwolle"}),  # held: late now
+        ("demo-3", -40, {"type": "bsn_registered"}),
+        ("demo-3", -38, {"type": "residence_permit_granted"}),  # waits for BRP
+        ("demo-4", -20, {"type": "residence_permit_granted", "voluntary": True}),
+        ("demo-5", -12, {"type": "municipality_registered", "municipality": "Enschede"}),
+    ]
+
+
+def _feed() -> list[tuple[str, dict]]:
+    return [
+        ("demo-3", {"type": "municipality_registered", "municipality": "Den Haag"}),
+        ("demo-4", {"type": "bsn_registered"}),
+        ("demo-5", {"type": "residence_permit_granted"}),
+        ("demo-6", {"type": "residence_permit_granted"}),
+        ("demo-4", {"type": "municipality_registered", "municipality": "Groningen"}),
+        ("demo-5", {"type": "bsn_registered"}),
+        ("demo-6", {"type": "bsn_registered"}),
+        ("demo-7", {"type": "bsn_registered"}),
+        ("demo-6", {"type": "municipality_registered", "municipality": "Amsterdam"}),
+        ("demo-7", {"type": "residence_permit_granted"}),
+        ("demo-8", {"type": "residence_permit_granted"}),
+        ("demo-7", {"type": "municipality_registered", "municipality": "Rotterdam"}),
+        ("demo-8", {"type": "bsn_registered"}),
+        ("demo-8", {"type": "municipality_registered", "municipality": "Tilburg"}),
+    ]
+
+
+def load_examples(case_file: CaseFile, today: dt.date) -> bool:
+    """Load the example journeys once; False when they are already there."""
+    with case_file.transaction() as session:
+        if session.scalar(select(Person.id).where(Person.ref == "demo-1")) is not None:
+            return False
+        for i, name in enumerate(NAMES, start=1):
+            service.register_person(session, ref=f"demo-{i}", bsn=demo_bsn(i), name=name,
+                                    email=f"demo-{i}@example.org", born=dt.date(1970 + 3 * i, i, 10 + i))
+        session.add(LetterHold(letter_type="start_letter", held_from=today + dt.timedelta(days=HOLD_FROM),
+                               reason="demo: the print house is being replaced; release with release-letters"))
+        for n, (ref, offset, fields) in enumerate(_history()):
+            day = today + dt.timedelta(days=offset)
+            service.receive(session, {**fields, "person": ref, "date": day.isoformat()}, source=f"demo-history:{n}",
+                            received_on=day)
+    for offset in range(-HISTORY_DAYS, 0):
+        day = today + dt.timedelta(days=offset)
+        service.ingest(case_file, day)
+        service.run_monitor(case_file, day)
+    return True
+
+
+def feed_next(case_file: CaseFile, today: dt.date, count: int = 2) -> int:
+    """Deliver the next `count` example events, dated today. Returns how many arrived."""
+    feed = _feed()
+    with case_file.transaction() as session:
+        done = session.scalar(select(func.count(ReceivedEvent.id)).where(ReceivedEvent.source.like("demo-feed:%")))
+        for n in range(done, min(done + count, len(feed))):
+            ref, fields = feed[n]
+            service.receive(session, {**fields, "person": ref, "date": today.isoformat()}, source=f"demo-feed:{n}",
+                            received_on=today)
+        return min(done + count, len(feed)) - done

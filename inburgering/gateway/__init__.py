@@ -1,0 +1,1 @@
+"""Speaking to outside systems over HTTP: the mail/notification and payment gateway."""

@@ -1,0 +1,94 @@
+"""Tasks over the case file: ingest, fire deadlines, record staff input, resend letters."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import uuid
+from typing import Any
+
+from prefect import get_run_logger, task
+from sqlalchemy import select
+
+from inburgering.engine import board, service
+from inburgering.engine.errors import InputError
+from inburgering.store.db import CaseFile
+from inburgering.store.models import Case, Letter, OutboxMessage, Person
+
+_case_files: dict[str, CaseFile] = {}
+
+
+def case_file() -> CaseFile:
+    """One connection pool per process and database URL (the URL comes from the environment)."""
+    from inburgering import config
+
+    url = config.database_url()
+    if url not in _case_files:
+        _case_files[url] = CaseFile(url)
+    return _case_files[url]
+
+
+def _counts(counter: Any) -> dict[str, int]:
+    return {"/".join(k) if isinstance(k, tuple) else str(k): v for k, v in sorted(counter.items())}
+
+
+@task(name="ingest-pending-events", retries=2, retry_delay_seconds=[5, 30])
+def ingest_pending(as_of: dt.date) -> dict:
+    report = service.ingest(case_file(), as_of)
+    get_run_logger().info("applied %s events, rejected %s, errors %s", report.applied, report.rejected, report.errors)
+    return {"applied": report.applied, "rejected": report.rejected, "errors": report.errors,
+            "sent": _counts(report.journal)}
+
+
+@task(name="fire-due-deadlines", retries=2, retry_delay_seconds=[5, 30])
+def fire_due_deadlines(as_of: dt.date) -> dict:
+    report = service.run_monitor(case_file(), as_of)
+    get_run_logger().info("fired %s deadlines, %s alerts", sum(report.fired.values()), len(report.alerts))
+    return {"fired": _counts(report.fired), "sent": _counts(report.journal), "alerts": report.alerts}
+
+
+@task(name="read-case-board")
+def read_board(as_of: dt.date) -> dict:
+    with case_file().transaction() as session:
+        late_total, late = board.late_cases(session, as_of)
+        return {"waiting": board.waiting_board(session), "late_total": late_total, "late": late}
+
+
+@task(name="record-staff-event")
+def record_event(case_id: int, event: dict, *, source: str, received_on: dt.date) -> dict:
+    """Receive an event given by staff for a case. The person is found from the case:
+    no personal data travels through Prefect."""
+    with case_file().transaction() as session:
+        case = session.get(Case, case_id)
+        if case is None:
+            raise InputError(f"case: there is no case-{case_id}")
+        ref = session.scalar(select(Person.ref).where(Person.id == case.person_id))
+        row = service.receive(session, {**event, "person": ref}, source=source, received_on=received_on)
+        return {"received": row.id, "status": row.status, "reason": row.reason}
+
+
+@task(name="resend-letter")
+def resend_letter(case_id: int, letter_type: str, today: dt.date) -> dict:
+    """Put the newest letter of a type for a case in the outbox again (a new send)."""
+    with case_file().transaction() as session:
+        letter = session.scalar(select(Letter).where(Letter.case_id == case_id, Letter.type == letter_type)
+                                .order_by(Letter.id.desc()).limit(1))
+        if letter is None:
+            raise InputError(f"case-{case_id} has no {letter_type} letter to resend")
+        channel = {"letter": "post", "email": "email", "notice": "school"}[letter.kind]
+        session.add(OutboxMessage(case_id=case_id, letter_id=letter.id, channel=channel, created_on=today,
+                                  idempotency_key=uuid.uuid4().hex, payload={"resent": True}))
+        return {"letter": letter.id, "type": letter.type, "dated": letter.on_date.isoformat()}
+
+
+@task(name="hold-or-release-letters")
+def set_hold(letter_type: str, hold: bool, today: dt.date, reason: str) -> int:
+    with case_file().transaction() as session:
+        if hold:
+            service.hold_letters(session, letter_type, from_day=today, reason=reason)
+            return 1
+        return service.release_letters(session, letter_type, on_day=today)
+
+
+def database_is_default() -> bool:
+    return "INBURGERING_DATABASE_URL" not in os.environ
