@@ -12,10 +12,11 @@ from bisect import bisect_right
 from dataclasses import dataclass, field
 from decimal import Decimal
 from importlib import resources
-from typing import Any
+from typing import Any, get_args
 
 import yaml
 
+from inburgering.domain.events import ExamPart
 from inburgering.domain.money import money
 
 # How each key's value is read; a key not listed here is unknown.
@@ -36,7 +37,25 @@ _PARSERS: dict[str, Any] = {
     "agi_staff_review": lambda v: _boolean(v),
     "agi_decision_weeks": int,
     "agi_min_term_years": float,
+    "agi_min_hours": int,
+    "agi_min_integration_hours_for_alfa": int,
+    "agi_min_alfa_hours": int,
+    "agi_advice_min_alfa_hours": int,
+    "agi_min_attempts": int,
+    "agi_max_nt2_attempts_per_part": int,
+    "agi_attempt_parts": lambda v: _parts(v),
 }
+
+
+def _parts(value: Any) -> str:
+    """A list of exam parts, kept as comma-separated text (it round-trips through the database)."""
+    items = value if isinstance(value, (list, tuple)) else str(value).split(",")
+    parts = [str(p).strip() for p in items if str(p).strip()]
+    known = get_args(ExamPart)
+    unknown = [p for p in parts if p not in known]
+    if unknown or not parts:
+        raise ValueError(f"must list exam parts from {', '.join(known)} (unknown: {', '.join(unknown) or 'none given'})")
+    return ",".join(parts)
 
 
 def register_policy_key(name: str, parser: Any) -> None:
