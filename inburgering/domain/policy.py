@@ -30,6 +30,8 @@ _PARSERS: dict[str, Any] = {
     "invoice_excess": lambda v: _choice(v, ("defer", "refuse")),
     "invoice_reminder_after_days": int,
     "invoice_waiting_long_after_days": int,
+    "invoice_reminders_max": int,
+    "invoice_school_register": lambda v: _name_list(v),
     "exam_fee": money,
     "exam_fee_ona": money,
     "alfa_test_fee": money,
@@ -67,6 +69,17 @@ def _choice(value: Any, options: tuple[str, ...]) -> str:
     if str(value) not in options:
         raise ValueError(f"must be one of {', '.join(options)}")
     return str(value)
+
+
+def _name_list(value: Any) -> str | None:
+    """A list of names (or "A; B" text) as canonical "A; B" text; null or empty: no list."""
+    if value is None:
+        return None
+    names = value if isinstance(value, (list, tuple)) else str(value).split(";")
+    names = [" ".join(str(name).split()) for name in names if str(name).strip()]
+    if any(";" in name for name in names):
+        raise ValueError("a name cannot contain ';'")
+    return "; ".join(names) or None
 
 
 def _boolean(value: Any) -> bool:

@@ -205,3 +205,7 @@ class Batch:
         self.session.add(letter)
         self.session.add(OutboxMessage(case_id=case.id, letter=letter, channel=CHANNEL_BY_KIND[action.kind],
                                        idempotency_key=uuid.uuid4().hex, created_on=self.as_of))
+
+
+# Modules that add action types register their handlers when imported.
+from inburgering.engine import ledger as _ledger  # noqa: E402,F401

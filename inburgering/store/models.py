@@ -200,3 +200,42 @@ class LetterHold(Base):
     held_from: Mapped[dt.date] = mapped_column(Date)
     released_on: Mapped[dt.date | None] = mapped_column(Date)  # first day letters go again
     reason: Mapped[str] = mapped_column(Text)
+
+
+# ---- invoicing: the loan ledger (migration 0002) ---------------------------------------------
+
+from decimal import Decimal  # noqa: E402
+
+from sqlalchemy import BigInteger  # noqa: E402
+
+
+class LoanLedgerEntry(Base):
+    """The loan ledger: the loan as set, every payment to a school from it, and every amount
+    promised to a school for a later quarter (the quarter cap). Amounts are in cents, exact
+    on every database. Rows are written in the transaction of the case they come from."""
+
+    __tablename__ = "loan_ledger"
+    __table_args__ = (
+        # An invoice is paid at most once in a quarter, and deferred to a quarter at most once.
+        UniqueConstraint("case_id", "entry", "quarter", name="uq_loan_ledger_case_entry_quarter"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    on_date: Mapped[dt.date] = mapped_column(Date)
+    entry: Mapped[str] = mapped_column(String(30))  # loan_granted | school_paid | payment_deferred
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    # The loan neither paid out nor promised to a school, after this entry's transition.
+    loan_left_cents: Mapped[int] = mapped_column(BigInteger)
+    quarter: Mapped[str | None] = mapped_column(String(7))  # paid in, or deferred to
+    invoice_number: Mapped[str | None] = mapped_column(String(500))
+    school: Mapped[str | None] = mapped_column(String(500))
+
+    @property
+    def amount(self) -> Decimal:
+        return Decimal(self.amount_cents).scaleb(-2)
+
+    @property
+    def loan_left(self) -> Decimal:
+        return Decimal(self.loan_left_cents).scaleb(-2)
