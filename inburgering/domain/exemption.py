@@ -1,25 +1,412 @@
 """The AGI exemption: application, school declaration, alfa test, 8-week decision (domain.md §6, §8).
 
-Not built yet: the process handles no events until its issue is done.
+One case per application (key `agi-<n>`, or `advice-<n>` for the naturalisation advice).
+A person has at most one open AGI case: follow-up events go to it.
+
+Scope (checked when the application arrives; refused at once with a reason):
+- the exemption needs the person's intake case: it holds the start of the obligation.
+  No intake case, no obligation start on it, or voluntary integration → refused: there
+  is no obligation DUO could exempt from. (The naturalisation advice needs none.)
+- an obligation that began on/after 2022-01-01 → refused, the person is referred to the
+  municipality (Wi2021);
+- less than `agi_min_term_years` (2.5) since the term started → refused, naming the
+  first day an application can be made.
+
+The file is complete when the school's declaration is in and, on the alfa route, the
+test has been taken. On the alfa route DUO invoices the test at once (`alfa_test_fee`),
+reminds once after `alfa_test_invoice_reminder_after_days` if unpaid, and invites only
+after payment. While the file is incomplete the case waits for the applicant and the
+decision term is suspended (Awb 4:15): the `agi_decision_weeks` term runs from
+completeness and ends on a working day (Atw).
+
+Decision: with `agi_staff_review` off it is taken by the rules (`agi_rules`) the day the
+file is complete; with it on, the case waits for a `staff_decision` event (case: agi)
+and raises `decision_overdue` the day after the term ends. A letter held by a process
+owner is retried daily; `decision_overdue` also fires when a held decision letter makes
+the decision late. A refusal with enough hours in all is a hardship case: the letter
+tells the person they can write to the Minister of SZW and the case closes as
+`referred_to_minister_szw`. The naturalisation variant (`advice: true`) uses the same
+rules (alfa hours: `agi_advice_min_alfa_hours`), has no scope check and no hardship
+referral, and ends with an `agi_advice` letter instead of a decision.
+
+Policy values are read as of the day the application arrived.
 """
 
 from __future__ import annotations
 
-from inburgering.domain.events import Event
-from inburgering.domain.process import Context, Process, State, Transition
+import datetime as dt
+from typing import Literal
+
+from inburgering.domain import agi_rules, calendar
+from inburgering.domain.agi_rules import AgiFile, Requirements
+from inburgering.domain.events import (
+    AgiApplicationReceived,
+    AlfaTestInvoicePaid,
+    AlfaTestTaken,
+    Event,
+    SchoolDeclarationReceived,
+    StaffDecision,
+)
+from inburgering.domain.intake import IntakeState
+from inburgering.domain.process import (
+    Alert,
+    CancelDeadline,
+    Communicate,
+    Context,
+    EventRejected,
+    OpenDeadline,
+    Process,
+    State,
+    Timer,
+    Transition,
+)
+
+STAFF_ASSESSMENT = "staff_assessment"  # the reason name when staff refuse although every rule is met
+
+# Deadlines this process opens.
+REMINDER = "alfa_test_invoice_reminder"
+OVERDUE = "decision_overdue"
+RETRY = "send_held_letters"
 
 
 class ExemptionProcessState(State):
-    pass
+    variant: Literal["exemption", "advice"] = "exemption"
+    opened_on: dt.date
+    applied_on: dt.date | None = None
+    file: AgiFile | None = None
+    term_start: dt.date | None = None  # from the intake case (exemption variant)
+
+    declaration_on: dt.date | None = None
+    test_invoice_on: dt.date | None = None
+    test_reminder_due_on: dt.date | None = None
+    test_reminder_on: dt.date | None = None
+    test_paid_on: dt.date | None = None
+    test_invitation_on: dt.date | None = None
+    test_taken_on: dt.date | None = None
+
+    complete_on: dt.date | None = None
+    decision_due: dt.date | None = None
+    rules_failed: list[str] = []  # what the rules say, also while staff decide
+    decision: Literal["granted", "refused"] | None = None
+    reasons: list[str] = []
+    decided_on: dt.date | None = None
+    decided_by: Literal["rules", "staff"] | None = None
+    staff_reason: str | None = None
+    hardship: bool = False
+    referral: Literal["minister_szw"] | None = None
+    outcome_letter_on: dt.date | None = None
+    overdue_alerted_on: dt.date | None = None
+    closed_on: dt.date | None = None
+
+    @property
+    def advice(self) -> bool:
+        return self.variant == "advice"
+
+    @property
+    def alfa(self) -> bool:
+        return self.file is not None and self.file.route == "alfa"
+
+
+def _requirements(state: ExemptionProcessState, ctx: Context) -> Requirements:
+    assert state.applied_on is not None
+    return Requirements.from_policy(ctx.policy, state.applied_on, advice=state.advice)
+
+
+def _policy(state: ExemptionProcessState, ctx: Context, key: str):
+    assert state.applied_on is not None
+    return ctx.policy.value(key, state.applied_on)
 
 
 class ExemptionProcess(Process):
     name = "exemption"
     state_model = ExemptionProcessState
-    event_types: tuple[str, ...] = ()
+    event_types = ("agi_application_received", "school_declaration_received", "alfa_test_invoice_paid",
+                   "alfa_test_taken", "staff_decision")
 
-    def new_state(self, event: Event, ctx: Context) -> State:
-        raise NotImplementedError
+    # ---- routing ----------------------------------------------------------------------------
 
-    def on_event(self, state: State, event: Event, ctx: Context) -> Transition:
-        raise NotImplementedError
+    def handles(self, event: Event) -> bool:
+        if isinstance(event, StaffDecision):
+            return event.case == "agi"
+        return super().handles(event)
+
+    def opens_case(self, event: Event) -> bool:
+        return isinstance(event, AgiApplicationReceived)
+
+    def no_case_reason(self, event: Event) -> str:
+        kind = event.type  # type: ignore[attr-defined]
+        return (f"there is no open AGI case for this person that a {kind} event could belong to: "
+                "an AGI application must come first, and a case that has been decided takes no more events")
+
+    def case_key(self, event: Event, ctx: Context) -> str:
+        """The open AGI case, else (for an application) a new key, else the latest case."""
+        mine = sorted(((key, state) for (process, key), state in ctx.cases.items() if process == self.name),
+                      key=lambda item: (item[1].opened_on, _sequence(item[0])))
+        open_keys = [key for key, state in mine if state.closed_on is None]
+        if open_keys:
+            return open_keys[-1]  # an application here is refused as a second one
+        if isinstance(event, AgiApplicationReceived):
+            return f"{'advice' if event.advice else 'agi'}-{len(mine) + 1}"
+        return mine[-1][0] if mine else "agi-1"
+
+    def new_state(self, event: Event, ctx: Context) -> ExemptionProcessState:
+        assert isinstance(event, AgiApplicationReceived)
+        return ExemptionProcessState(opened_on=event.date, variant="advice" if event.advice else "exemption")
+
+    # ---- events -----------------------------------------------------------------------------
+
+    def on_event(self, state: ExemptionProcessState, event: Event, ctx: Context) -> Transition:
+        state = state.model_copy(deep=True)
+        if isinstance(event, AgiApplicationReceived):
+            self._apply(state, event, ctx)
+        elif isinstance(event, SchoolDeclarationReceived):
+            if state.declaration_on is not None:
+                raise EventRejected("the school's declaration was already received on "
+                                    f"{state.declaration_on.isoformat()}")
+            state.declaration_on = event.date
+        elif isinstance(event, AlfaTestInvoicePaid):
+            self._test_paid(state, event)
+        elif isinstance(event, AlfaTestTaken):
+            self._test_taken(state, event)
+        elif isinstance(event, StaffDecision):
+            self._staff_decision(state, event, ctx)
+        return self._settle(state, ctx, [])
+
+    def _apply(self, state: ExemptionProcessState, event: AgiApplicationReceived, ctx: Context) -> None:
+        if state.applied_on is not None:
+            raise EventRejected(f"an AGI application received on {state.applied_on.isoformat()} is still being "
+                                "handled; a new one can be made once it has been decided")
+        state.applied_on = event.date
+        state.file = AgiFile(route=event.route, hours=event.hours,
+                             school_listed_at_course_start=event.school_listed_at_course_start,
+                             attempts=dict(event.attempts))
+        if not state.advice:
+            state.term_start = self._check_scope(event, ctx)
+
+    def _check_scope(self, event: AgiApplicationReceived, ctx: Context) -> dt.date:
+        """The start of the term, if an exemption may be asked; otherwise the reason why not."""
+        intake: IntakeState | None = ctx.case("intake")
+        if intake is None or intake.obligation_start is None:
+            raise EventRejected("DUO has no civic-integration obligation on file for this person (no residence permit "
+                                "registered), so there is nothing to exempt from; for a naturalisation advice apply "
+                                "with advice: true")
+        if intake.voluntary:
+            raise EventRejected("this person integrates voluntarily and has no obligation to be exempted from; for a "
+                                "naturalisation advice apply with advice: true")
+        if not agi_rules.obligation_before_wi2021(intake.obligation_start):
+            where = f"the municipality of {intake.municipality}" if intake.municipality else "their municipality"
+            raise EventRejected(f"the obligation started on {intake.obligation_start.isoformat()}, on or after "
+                                f"2022-01-01: under the Wi2021 there is no AGI exemption from DUO; refer the person "
+                                f"to {where}")
+        term_start = intake.start_date or intake.obligation_start
+        years = ctx.policy.value("agi_min_term_years", event.date)
+        if not agi_rules.term_old_enough(term_start, event.date, years):
+            first = agi_rules.first_application_day(term_start, years)
+            raise EventRejected(f"the integration term started on {term_start.isoformat()}; an AGI exemption can be "
+                                f"asked from {first.isoformat()} ({years:g} years after the start)")
+        return term_start
+
+    def _test_paid(self, state: ExemptionProcessState, event: AlfaTestInvoicePaid) -> None:
+        if not state.alfa:
+            raise EventRejected("this AGI application follows the course route: there is no alfa test to pay for")
+        if state.test_paid_on is not None:
+            raise EventRejected(f"the alfa test invoice was already paid on {state.test_paid_on.isoformat()}")
+        if state.test_invoice_on is None:
+            raise EventRejected("no alfa test invoice has been sent yet (letters are on hold); the payment cannot be "
+                                "matched to an invoice")
+        state.test_paid_on = event.date
+
+    def _test_taken(self, state: ExemptionProcessState, event: AlfaTestTaken) -> None:
+        if not state.alfa:
+            raise EventRejected("this AGI application follows the course route: there is no alfa test")
+        if state.test_taken_on is not None:
+            raise EventRejected(f"the alfa test was already taken on {state.test_taken_on.isoformat()}")
+        if state.test_invitation_on is None:
+            raise EventRejected("the alfa test can only be taken after the test invoice is paid and the invitation "
+                                "has been sent")
+        assert state.file is not None
+        state.test_taken_on = event.date
+        state.file = state.file.model_copy(update={"test_active": event.active})
+
+    def _staff_decision(self, state: ExemptionProcessState, event: StaffDecision, ctx: Context) -> None:
+        if not _policy(state, ctx, "agi_staff_review"):
+            raise EventRejected("AGI applications are decided by the rules as soon as the file is complete "
+                                "(policy agi_staff_review is off); no staff decision is awaited")
+        missing = self._missing(state)
+        if missing:
+            raise EventRejected("the AGI file is not complete yet, so it cannot be decided: waiting for "
+                                + "; ".join(what for what, _status, _since in missing))
+        if state.decision is not None:
+            raise EventRejected(f"this AGI application was already decided on {state.decided_on.isoformat()}")
+        failed = state.rules_failed
+        reason = (event.reason or "").strip() or None
+        against_rules = (event.decision == "granted") == bool(failed)
+        if against_rules and reason is None:
+            raise EventRejected(f"a decision '{event.decision}' that departs from the rules "
+                                f"({', '.join(failed) or 'every rule is met'}) needs a reason")
+        reasons = [] if event.decision == "granted" else (failed or [STAFF_ASSESSMENT])
+        self._decide(state, event.decision, reasons, "staff", ctx, staff_reason=reason)
+
+    # ---- timers -------------------------------------------------------------------------------
+
+    def on_timer(self, state: ExemptionProcessState, timer: Timer, ctx: Context) -> Transition:
+        state = state.model_copy(deep=True)
+        actions: list = []
+        if timer.kind == REMINDER and state.test_paid_on is None and state.closed_on is None:
+            state.test_reminder_due_on = ctx.today
+        elif timer.kind == OVERDUE and state.outcome_letter_on is None and state.closed_on is None:
+            assert state.decision_due is not None
+            state.overdue_alerted_on = ctx.today
+            actions.append(Alert(OVERDUE, {
+                "variant": state.variant,
+                "complete_on": state.complete_on,
+                "decision_due": state.decision_due,
+                "days_late": (ctx.today - state.decision_due).days,
+                "waiting_for": "staff decision" if state.decision is None else "decision letter (letters on hold)",
+            }))
+        # RETRY needs nothing but _settle.
+        return self._settle(state, ctx, actions)
+
+    # ---- where the facts put the case ------------------------------------------------------------
+
+    @staticmethod
+    def _missing(state: ExemptionProcessState) -> list[tuple[str, str, dt.date]]:
+        """What the file still lacks from the applicant: (in words, status, waiting since)."""
+        assert state.applied_on is not None
+        missing = []
+        if state.declaration_on is None:
+            missing.append(("the school's declaration of course participation (Verklaring deelname cursus)",
+                            "waiting_for_school_declaration", state.applied_on))
+        if state.alfa and state.test_paid_on is None:
+            missing.append(("payment of the alfa test invoice", "waiting_for_alfa_test_payment",
+                            state.test_invoice_on or state.applied_on))
+        elif state.alfa and state.test_taken_on is None:
+            missing.append(("the alfa test to be taken", "waiting_for_alfa_test",
+                            state.test_invitation_on or state.test_paid_on))
+        return missing
+
+    def _settle(self, state: ExemptionProcessState, ctx: Context, actions: list) -> Transition:
+        """Send what is due, decide when the file allows it, and say what the case waits for."""
+        held: list[str] = []
+        if state.closed_on is None and state.alfa:
+            self._alfa_test_letters(state, ctx, actions, held)
+
+        missing = self._missing(state)
+        just_complete = False
+        if not missing and state.complete_on is None:
+            just_complete = True
+            self._complete(state, ctx)
+
+        if state.decision is not None and state.outcome_letter_on is None:
+            self._send_outcome(state, ctx, actions, held)
+
+        if held:
+            actions.append(OpenDeadline(RETRY, calendar.add_days(ctx.today, 1)))
+        if just_complete and state.outcome_letter_on is None:
+            actions.append(OpenDeadline(OVERDUE, calendar.add_days(state.decision_due, 1)))
+        return self._transition(state, ctx, actions, missing, held)
+
+    def _alfa_test_letters(self, state: ExemptionProcessState, ctx: Context, actions: list, held: list) -> None:
+        fee = _policy(state, ctx, "alfa_test_fee")
+        if state.test_invoice_on is None:
+            if _send(ctx, actions, held, "alfa_test_invoice", {"amount": fee}):
+                state.test_invoice_on = ctx.today
+                days = _policy(state, ctx, "alfa_test_invoice_reminder_after_days")
+                actions.append(OpenDeadline(REMINDER, calendar.add_days(ctx.today, days)))
+        if state.test_paid_on is not None:
+            if state.test_invitation_on is None:
+                if state.test_reminder_on is None:
+                    actions.append(CancelDeadline(REMINDER))
+                if _send(ctx, actions, held, "alfa_test_invitation", {"paid_on": state.test_paid_on}):
+                    state.test_invitation_on = ctx.today
+        elif state.test_reminder_due_on is not None and state.test_reminder_on is None:
+            if _send(ctx, actions, held, "alfa_test_invoice_reminder",
+                     {"amount": fee, "invoice_on": state.test_invoice_on}):
+                state.test_reminder_on = ctx.today
+
+    def _complete(self, state: ExemptionProcessState, ctx: Context) -> None:
+        assert state.file is not None
+        state.complete_on = ctx.today
+        state.decision_due = agi_rules.decision_term_end(ctx.today, _policy(state, ctx, "agi_decision_weeks"))
+        state.rules_failed = agi_rules.failed_rules(state.file, _requirements(state, ctx))
+        if not _policy(state, ctx, "agi_staff_review"):
+            decision = "refused" if state.rules_failed else "granted"
+            self._decide(state, decision, list(state.rules_failed), "rules", ctx)
+
+    @staticmethod
+    def _decide(state: ExemptionProcessState, decision: str, reasons: list[str], by: str, ctx: Context,
+                staff_reason: str | None = None) -> None:
+        assert state.file is not None
+        state.decision = decision  # type: ignore[assignment]
+        state.reasons = reasons
+        state.decided_on = ctx.today
+        state.decided_by = by  # type: ignore[assignment]
+        state.staff_reason = staff_reason
+        state.hardship = (decision == "refused" and not state.advice
+                          and agi_rules.is_hardship(state.file, _requirements(state, ctx)))
+        if state.hardship:
+            state.referral = "minister_szw"
+
+    def _send_outcome(self, state: ExemptionProcessState, ctx: Context, actions: list, held: list) -> None:
+        assert state.file is not None
+        data = {
+            "reasons": state.reasons,
+            "applied_on": state.applied_on,
+            "decided_by": state.decided_by,
+            "staff_reason": state.staff_reason,
+            **agi_rules.facts_for_letter(state.file, _requirements(state, ctx)),
+        }
+        if state.advice:
+            letter = "agi_advice"
+            data["advice"] = "positive" if state.decision == "granted" else "negative"
+        else:
+            letter = "agi_decision"
+            data["decision"] = state.decision
+            data["hardship"] = state.hardship
+        if _send(ctx, actions, held, letter, data):
+            state.outcome_letter_on = ctx.today
+            state.closed_on = ctx.today
+            actions += [CancelDeadline(OVERDUE), CancelDeadline(REMINDER), CancelDeadline(RETRY)]
+
+    def _transition(self, state: ExemptionProcessState, ctx: Context, actions: list,
+                    missing: list[tuple[str, str, dt.date]], held: list[str]) -> Transition:
+        if state.closed_on is not None:
+            return Transition(state, _closed_status(state), None, None, actions, closed=True)
+        late_since = None
+        if state.decision_due is not None and ctx.today > state.decision_due:
+            late_since = calendar.add_days(state.decision_due, 1)
+        if missing:
+            waiting_for = "; ".join(what for what, _status, _since in missing)
+            since = min(since for _what, _status, since in missing)
+            status = missing[0][1]
+        elif state.decision is None:
+            waiting_for, since, status = ("staff decision (staff_decision, case agi)", state.complete_on,
+                                          "waiting_for_staff_decision")
+        else:
+            waiting_for, since, status = (f"{', '.join(held)} letter (letters on hold)", state.decided_on,
+                                          "decision_letter_held")
+        if held and missing:
+            waiting_for += f" — on hold: {', '.join(held)}"
+        return Transition(state, status, waiting_for, since, actions, late_since=late_since)
+
+
+def _send(ctx: Context, actions: list, held: list[str], letter: str, data: dict) -> bool:
+    """Send a letter unless process owners hold its type today (then it is retried tomorrow)."""
+    if ctx.is_held(letter):
+        held.append(letter)
+        return False
+    actions.append(Communicate(letter, data))
+    return True
+
+
+def _closed_status(state: ExemptionProcessState) -> str:
+    if state.advice:
+        return "advice_positive" if state.decision == "granted" else "advice_negative"
+    if state.referral == "minister_szw":
+        return "referred_to_minister_szw"
+    return state.decision or "closed"
+
+
+def _sequence(key: str) -> int:
+    tail = key.rsplit("-", 1)[-1]
+    return int(tail) if tail.isdigit() else 0
