@@ -68,11 +68,11 @@ def run(demo: bool = True) -> None:
                                          cwd=config.PROJECT_ROOT))
 
     def stop(*_: object) -> None:
+        # Newest first, one at a time: serve needs the server to pause its deployments.
         for child in reversed(children):
             child.terminate()
-        for child in children:
             try:
-                child.wait(timeout=20)
+                child.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 child.kill()
         raise SystemExit(0)
@@ -109,10 +109,10 @@ def run(demo: bool = True) -> None:
         failed = [c.args[2] if len(c.args) > 2 else c.args for c in children if c.poll() is not None]
         print(f"a component stopped ({failed}); see the logs in {home}", file=sys.stderr)
         stop()
-    except BaseException:
-        for child in children:
+    except Exception:
+        for child in reversed(children):
             if child.poll() is None:
-                child.terminate()
+                child.kill()
         raise
 
 

@@ -40,7 +40,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--demo", action="store_true", help="also serve the demo feed of example journeys")
     args = parser.parse_args()
-    serve(*runner_deployments(args.demo), limit=4)
+    serve(*runner_deployments(args.demo), limit=10)
 
 
 if __name__ == "__main__":

@@ -44,3 +44,22 @@ def scenarios_dir() -> Path:
     if not SCENARIOS.is_dir():
         pytest.fail(f"shared scenarios not found at {SCENARIOS}; set INBURGERING_SHARED to the shared/ folder")
     return SCENARIOS
+
+
+@pytest.fixture(scope="session")
+def prefect_server():
+    """One temporary Prefect server for the whole session (it takes seconds to start)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=180):
+        yield
+
+
+@pytest.fixture
+def flows_database(tmp_path, monkeypatch):
+    """Point the flows' case file at a fresh SQLite database."""
+    url = f"sqlite:///{tmp_path / 'flows.db'}"
+    monkeypatch.setenv("INBURGERING_DATABASE_URL", url)
+    cf = CaseFile(url)
+    yield cf
+    cf.dispose()

@@ -5,11 +5,14 @@ from typing import Literal
 
 from prefect.input import RunInput
 
+from flows.form_rules import required_when, schema_rules
 from inburgering.domain.events import ExamPart
 
 
 class ExamsInput(RunInput):
     """An exam fee paid or a result, received on paper."""
+
+    model_config = schema_rules(required_when("input", "exam_result", "passed"))
 
     input: Literal["exam_fee_paid", "exam_result"]
     part: ExamPart

@@ -6,9 +6,14 @@ from typing import Literal
 from prefect.input import RunInput
 from pydantic import model_validator
 
+from flows.form_rules import required_when, schema_rules
+
 
 class ExemptionInput(RunInput):
     """What an AGI case waits for: the school's declaration, the test, or the staff decision."""
+
+    model_config = schema_rules(required_when("input", "staff_decision", "decision"),
+                                required_when("input", "alfa_test_taken", "active"))
 
     input: Literal["school_declaration_received", "alfa_test_invoice_paid", "alfa_test_taken", "staff_decision"]
     date: dt.date

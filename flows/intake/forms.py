@@ -6,9 +6,13 @@ from typing import Literal
 from prefect.input import RunInput
 from pydantic import model_validator
 
+from flows.form_rules import required_when, schema_rules
+
 
 class IntakeInput(RunInput):
     """A prerequisite for the start letter that arrived on paper."""
+
+    model_config = schema_rules(required_when("prerequisite", "municipality_registered", "municipality"))
 
     prerequisite: Literal["residence_permit_granted", "bsn_registered", "municipality_registered"]
     date: dt.date

@@ -6,9 +6,14 @@ from typing import Literal
 from prefect.input import RunInput
 from pydantic import model_validator
 
+from flows.form_rules import required_when, schema_rules
+
 
 class InvoicingInput(RunInput):
     """The person's answer to an invoice, received by post."""
+
+    model_config = schema_rules(required_when("decision", "refuse", "reason"),
+                                required_when("reason", "other", "reason_text"))
 
     invoice_number: str
     decision: Literal["accept", "refuse"]

@@ -18,7 +18,7 @@ from inburgering.domain.policy import parse_value
 from inburgering.engine import service
 from inburgering.engine.timeline import refused_events, timeline
 from inburgering.scenario.loader import Scenario
-from inburgering.store.db import CaseFile, _json_value
+from inburgering.store.db import POLICY_EPOCH, CaseFile, _json_value
 from inburgering.store.models import LetterHold, PolicyValue
 
 
@@ -37,7 +37,7 @@ def prepare(case_file: CaseFile, scenario: Scenario) -> None:
     with case_file.transaction() as session:
         for key, raw in scenario.policy.items():
             session.execute(delete(PolicyValue).where(PolicyValue.key == key))
-            session.add(PolicyValue(key=key, valid_from=dt.date(1900, 1, 1), value=_json_value(parse_value(key, raw)),
+            session.add(PolicyValue(key=key, valid_from=POLICY_EPOCH, value=_json_value(parse_value(key, raw)),
                                     note=f"scenario override: {scenario.name}"))
         refs = {}
         for ref, spec in scenario.people.items():

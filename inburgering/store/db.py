@@ -44,17 +44,22 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest migration and seed the default policy once."""
+    """Bring the schema to the newest migration and add the shipped policy entries
+    (defaults.yaml) that the case file does not have yet, e.g. a new key or a value
+    from a new date. Entries already there are never changed."""
     command.upgrade(alembic_config(engine), "head")
     with Session(engine) as session, session.begin():
-        if session.scalar(select(PolicyValue.id).limit(1)) is None:
-            store_policy(session, load_default_policy())
+        present = set(session.execute(select(PolicyValue.key, PolicyValue.valid_from)).all())
+        overridden = {key for key, valid_from in present if valid_from == POLICY_EPOCH}
+        for entry in load_default_policy().entries():
+            valid_from = max(entry.valid_from, POLICY_EPOCH)
+            if (entry.key, valid_from) not in present and entry.key not in overridden:
+                session.add(PolicyValue(key=entry.key, valid_from=valid_from, value=_json_value(entry.value),
+                                        note="shipped default"))
 
 
-def store_policy(session: Session, policy: Policy, note: str | None = None) -> None:
-    for entry in policy.entries():
-        session.add(PolicyValue(key=entry.key, valid_from=max(entry.valid_from, dt.date(1900, 1, 1)),
-                                value=_json_value(entry.value), note=note))
+# The first day a policy value can have: an override "for all days" starts here.
+POLICY_EPOCH = dt.date(1900, 1, 1)
 
 
 def _json_value(value):  # noqa: ANN001

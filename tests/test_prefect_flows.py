@@ -1,0 +1,145 @@
+"""The Prefect layer on a real (temporary) Prefect server.
+
+Checks what process owners and staff see: the same timeline through Prefect as
+through the embedded engine; a waiting case as a suspended run answered through
+its typed form; staff flows; the monitor's artifacts; and no BSN anywhere in Prefect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import ArtifactFilter, FlowRunFilter, TaskRunFilter
+from prefect.client.schemas.sorting import ArtifactSort, FlowRunSort
+from prefect.deployments import run_deployment
+from prefect.exceptions import Pause
+from prefect.flow_engine import run_flow
+from prefect.flow_runs import resume_flow_run
+from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+from sqlalchemy import select
+
+from flows.casewait.flow import case_wait
+from flows.monitor.flow import deadline_monitor
+from flows.staff.flow import PaperEvent, record_paper_event
+from inburgering.engine import service
+from inburgering.store.models import Case, JournalEntry
+from tests.scenario_helpers import entries, replay
+
+pytestmark = [pytest.mark.prefect, pytest.mark.usefixtures("prefect_server")]
+
+BSN = "123456782"
+
+
+@pytest.fixture(autouse=True)
+def _no_heartbeat():
+    with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        yield
+
+
+def _person_waiting_for_brp(cf, today: dt.date) -> int:
+    with cf.transaction() as session:
+        service.register_person(session, ref="p1", bsn=BSN, name="Amina Yusuf", email="amina@example.org")
+        for event in ({"type": "residence_permit_granted"}, {"type": "bsn_registered"}):
+            service.receive(session, {**event, "person": "p1", "date": today.isoformat()}, source="test",
+                            received_on=today)
+    service.ingest(cf, today)
+    with cf.transaction() as session:
+        return session.scalar(select(Case.id).where(Case.process == "intake"))
+
+
+def _prefect_contents() -> str:
+    """Everything Prefect holds that a person could read: run names, parameters, tags, logs, artifacts."""
+
+    async def read() -> str:
+        async with get_client() as client:
+            runs = await client.read_flow_runs(limit=200, sort=FlowRunSort.EXPECTED_START_TIME_DESC)
+            logs = await client.read_logs(limit=200)
+            artifacts = await client.read_artifacts(limit=200, sort=ArtifactSort.CREATED_DESC,
+                                                    artifact_filter=ArtifactFilter(), flow_run_filter=FlowRunFilter(),
+                                                    task_run_filter=TaskRunFilter())
+            return json.dumps([[r.name, r.parameters, r.tags] for r in runs] + [l.message for l in logs]
+                              + [a.data for a in artifacts], default=str)
+
+    return asyncio.run(read())
+
+
+def test_prefect_engine_gives_the_same_timeline_as_the_embedded_engine(scenarios_dir):
+    embedded = replay(scenarios_dir / "start_letter.yaml")
+    through_prefect = replay(scenarios_dir / "start_letter.yaml", engine="prefect")
+    assert through_prefect == embedded
+    assert len(entries(through_prefect, "letter", "start_letter")) == 1
+    assert BSN not in _prefect_contents()
+
+
+def test_waiting_case_is_a_suspended_run_answered_through_its_form(flows_database):
+    today = dt.date(2026, 11, 23)
+    case_id = _person_waiting_for_brp(flows_database, today)
+    case_wait.to_deployment(name="case-wait").apply()
+    flow_run = run_deployment("case-wait/case-wait", parameters={"case_id": case_id}, timeout=0, as_subflow=False)
+
+    with pytest.raises(Pause):
+        run_flow(case_wait, flow_run=flow_run, parameters={"case_id": case_id})
+
+    # A form without the municipality is refused and the run stays suspended
+    with pytest.raises(Exception, match="municipality"):
+        resume_flow_run(flow_run.id, run_input={"prerequisite": "municipality_registered", "date": "2026-11-23"})
+    resume_flow_run(flow_run.id, run_input={"prerequisite": "municipality_registered", "date": "2026-11-23",
+                                            "municipality": "Utrecht"})
+    with get_client(sync_client=True) as client:  # the resumed run, as a worker would read it
+        flow_run = client.read_flow_run(flow_run.id)
+    result = run_flow(case_wait, flow_run=flow_run, parameters={"case_id": case_id})
+    assert result["status"] == "applied"
+
+    with flows_database.transaction() as session:
+        letters = session.scalars(select(JournalEntry.type).where(JournalEntry.case_id == case_id)).all()
+        case = session.get(Case, case_id)
+    assert "start_letter" in letters
+    assert case.waiting_for == "PIP from the municipality"  # a 2026 obligation: Wi2021 waits for the PIP
+    assert BSN not in _prefect_contents()
+
+
+def test_staff_record_a_paper_event_and_a_refused_one_names_the_problem(flows_database):
+    today = dt.date.today()
+    case_id = _person_waiting_for_brp(flows_database, today)
+    with pytest.raises(Exception, match="municipality: is required"):
+        record_paper_event(case_id, PaperEvent(type="municipality_registered", date=today))
+    outcome = record_paper_event(case_id, PaperEvent(type="municipality_registered", date=today,
+                                                     fields={"municipality": "Utrecht"}))
+    assert outcome["status"] == "applied"
+    with pytest.raises(Exception, match="duplicate"):
+        record_paper_event(case_id, PaperEvent(type="bsn_registered", date=today))
+    with pytest.raises(Exception, match="BSN was already registered on"):
+        record_paper_event(case_id, PaperEvent(type="bsn_registered", date=today - dt.timedelta(days=1)))
+    assert BSN not in _prefect_contents()
+
+
+def test_monitor_publishes_what_it_did_and_what_is_late(flows_database):
+    day = dt.date(2026, 1, 5)
+    with flows_database.transaction() as session:
+        service.hold_letters(session, "start_letter", from_day=day, reason="gateway down")
+    _person_waiting_for_brp(flows_database, day)
+    with flows_database.transaction() as session:
+        service.receive(session, {"type": "municipality_registered", "municipality": "Utrecht", "person": "p1",
+                                  "date": day.isoformat()}, source="test", received_on=day)
+    late_day = day + dt.timedelta(days=57)
+    deadline_monitor(as_of=day, show_waits=False)
+    result = deadline_monitor(as_of=late_day, show_waits=False)
+    assert result["monitor"]["alerts"][0]["type"] == "start_letter_overdue"
+
+    async def artifacts() -> dict:
+        async with get_client() as client:
+            found = await client.read_artifacts(limit=50, sort=ArtifactSort.CREATED_DESC,
+                                                artifact_filter=ArtifactFilter(), flow_run_filter=FlowRunFilter(),
+                                                task_run_filter=TaskRunFilter())
+            return {a.key: a.data for a in reversed(found)}
+
+    published = asyncio.run(artifacts())
+    assert "start_letter_overdue" in published["deadline-monitor"]
+    assert "Late now: 1 case(s)" in published["deadline-monitor"]
+    late = json.loads(published["late-cases"]) if isinstance(published["late-cases"], str) else published["late-cases"]
+    assert late[0]["status"] == "start_letter_held"
+    assert BSN not in _prefect_contents()
