@@ -58,6 +58,7 @@ def dispatch_pending(case_file: CaseFile, client: GatewayClient, *, now: dt.date
             letter = session.get(Letter, row.letter_id) if row.letter_id else None
             person = session.scalar(select(Person).join(Case, Case.person_id == Person.id)
                                     .where(Case.id == row.case_id))
+            _crash_point("before_send")
             try:
                 answer = client.send(_message(row, letter, person), row.idempotency_key)
             except GatewayUnavailable as exc:
