@@ -13,7 +13,8 @@ from sqlalchemy import select
 from inburgering.engine import board, service
 from inburgering.engine.errors import InputError
 from inburgering.store.db import CaseFile
-from inburgering.store.models import Case, Letter, OutboxMessage, Person
+from inburgering.domain.calendar import today_in_amsterdam
+from inburgering.store.models import Case, Letter, OutboxMessage, Person, ReceivedEvent
 
 _case_files: dict[str, CaseFile] = {}
 
@@ -65,6 +66,26 @@ def record_event(case_id: int, event: dict, *, source: str, received_on: dt.date
         ref = session.scalar(select(Person.ref).where(Person.id == case.person_id))
         row = service.receive(session, {**event, "person": ref}, source=source, received_on=received_on)
         return {"received": row.id, "status": row.status, "reason": row.reason}
+
+
+@task(name="event-outcome")
+def event_outcome(received_id: int) -> dict:
+    with case_file().transaction() as session:
+        row = session.get(ReceivedEvent, received_id)
+        return {"received": row.id, "status": row.status, "reason": row.reason}
+
+
+def apply_staff_event(case_id: int, event: dict, *, source: str) -> dict:
+    """Record staff input for a case and apply it now (with whatever else is pending).
+    Raises, naming the problem, when the engine refuses it; nothing is half-applied."""
+    today = today_in_amsterdam()
+    received = record_event(case_id, event, source=source, received_on=today)
+    if received["status"] == "pending":
+        ingest_pending(today)
+        received = event_outcome(received["received"])
+    if received["status"] != "applied":
+        raise ValueError(f"not applied: {received['reason']}")
+    return received
 
 
 @task(name="resend-letter")

@@ -8,10 +8,9 @@ from prefect.flow_runs import suspend_flow_run
 from sqlalchemy import select
 
 from flows.casewait.forms import FORMS
-from inburgering.domain.calendar import today_in_amsterdam
 from inburgering.engine.errors import InputError
-from inburgering.store.models import Case, CaseStatus, ReceivedEvent
-from tasks.casefile import case_file, ingest_pending, record_event
+from inburgering.store.models import Case, CaseStatus
+from tasks.casefile import apply_staff_event, case_file
 
 # Suspended runs fail when their timeout passes; the durable timers live in the case
 # file, so this only bounds how long one wait run stays open before it is renewed.
@@ -36,24 +35,10 @@ def show_case(case_id: int) -> str:
         return case.process
 
 
-@task(name="event-outcome")
-def event_outcome(received_id: int) -> dict:
-    with case_file().transaction() as session:
-        row = session.get(ReceivedEvent, received_id)
-        return {"status": row.status, "reason": row.reason}
-
-
 @flow(name="case-wait")
 def case_wait(case_id: int) -> dict:
     """Show a waiting case; staff answer the form to record what it waits for."""
     process = show_case(case_id)
     form = FORMS[process]
     answer = suspend_flow_run(wait_for_input=form, key="staff-input", timeout=WAIT_TIMEOUT_SECONDS)
-    today = today_in_amsterdam()
-    received = record_event(case_id, answer.to_event(), source="staff:case-wait", received_on=today)
-    if received["status"] == "pending":
-        ingest_pending(today)
-        received = event_outcome(received["received"])
-    if received["status"] != "applied":
-        raise ValueError(f"the input was not applied: {received['reason']}")
-    return received
+    return apply_staff_event(case_id, answer.to_event(), source="staff:case-wait")

@@ -10,8 +10,7 @@ from pydantic import BaseModel, Field
 
 from inburgering.domain.calendar import today_in_amsterdam
 from inburgering.domain.events import EVENT_TYPES
-from tasks.casefile import ingest_pending, record_event, resend_letter as resend_letter_task, set_hold
-from flows.casewait.flow import event_outcome
+from tasks.casefile import apply_staff_event, resend_letter as resend_letter_task, set_hold
 
 EventType = Literal[tuple(sorted(EVENT_TYPES))]  # type: ignore[valid-type]
 
@@ -29,15 +28,8 @@ class PaperEvent(BaseModel):
 def record_paper_event(case_id: int, event: PaperEvent) -> dict:
     """Record an event for the person of a case and apply it now. Fails, naming the
     problem, when the event is refused; nothing is half-applied."""
-    today = today_in_amsterdam()
     raw = {**event.fields, "type": event.type, "date": event.date.isoformat()}
-    received = record_event(case_id, raw, source="staff:paper", received_on=today)
-    if received["status"] == "pending":
-        ingest_pending(today)
-        received = event_outcome(received["received"])
-    if received["status"] != "applied":
-        raise ValueError(f"the event was not applied: {received['reason']}")
-    return received
+    return apply_staff_event(case_id, raw, source="staff:paper")
 
 
 @flow(name="resend-letter", flow_run_name="resend {letter_type} · case-{case_id}")
