@@ -35,17 +35,41 @@ def demo_bsn(n: int) -> str:
         candidate += 1
 
 
+class In:
+    """A date this many days from the day the event is delivered."""
+
+    def __init__(self, days: int):
+        self.days = days
+
+
+def _dated(fields: dict, day: dt.date) -> dict:
+    return {k: (day + dt.timedelta(days=v.days)).isoformat() if isinstance(v, In) else v for k, v in fields.items()}
+
+
+def _invoice(number: str, school: str, fee: str) -> dict:
+    return {"type": "invoice_submitted", "school": school, "invoice_number": number, "contract_number": f"C-{number}",
+            "course_type": "Inburgering", "description": "lessen vorige maand", "invoice_date": In(0),
+            "period_from": In(-30), "period_to": In(-1), "courses": 12, "course_fee": fee, "materials_fee": "0.00",
+            "exam_fee": "0.00"}
+
+
 def _history() -> list[tuple[str, int, dict]]:
     """(person, day offset from today, event fields)."""
     return [
         ("demo-1", -88, {"type": "residence_permit_granted", "obligation_start": "2021-06-01"}),
         ("demo-1", -88, {"type": "bsn_registered"}),
         ("demo-1", -85, {"type": "municipality_registered", "municipality": "Utrecht"}),
+        ("demo-1", -84, {"type": "loan_granted", "amount": "10000.00"}),
+        ("demo-1", -50, _invoice("TN-1001", "Taalhuis Noord", "1200.00")),
+        ("demo-1", -47, {"type": "invoice_accepted", "invoice_number": "TN-1001"}),
+        ("demo-1", -40, {"type": "exam_registered", "part": "lezen", "channel": "online", "exam_date": In(35),
+                         "location": "Utrecht"}),
+        ("demo-1", -20, _invoice("TN-1002", "Taalhuis Noord", "950.00")),  # waits: reminders, then late
+        ("demo-3", -38, {"type": "residence_permit_granted", "obligation_start": "2019-03-01"}),
         ("demo-2", -70, {"type": "residence_permit_granted"}),
         ("demo-2", -69, {"type": "bsn_registered"}),
         ("demo-2", -66, {"type": "municipality_registered", "municipality": "Zwolle"}),  # held: late now
-        ("demo-3", -40, {"type": "bsn_registered"}),
-        ("demo-3", -38, {"type": "residence_permit_granted"}),  # waits for BRP
+        ("demo-3", -40, {"type": "bsn_registered"}),  # waits for BRP until the feed brings it
         ("demo-4", -20, {"type": "residence_permit_granted", "voluntary": True}),
         ("demo-5", -12, {"type": "municipality_registered", "municipality": "Enschede"}),
     ]
@@ -54,12 +78,21 @@ def _history() -> list[tuple[str, int, dict]]:
 def _feed() -> list[tuple[str, dict]]:
     return [
         ("demo-3", {"type": "municipality_registered", "municipality": "Den Haag"}),
+        ("demo-1", {"type": "exam_registered", "part": "knm", "channel": "school", "exam_date": In(20),
+                    "location": "Utrecht"}),
+        ("demo-3", {"type": "agi_application_received", "route": "course",
+                    "hours": {"integration": 450, "nt2": 180, "alfa": 0}, "school_listed_at_course_start": True,
+                    "attempts": {p: {"integration": 3, "nt2": 1} for p in ("lezen", "luisteren", "schrijven",
+                                                                             "spreken", "knm")}}),
+        ("demo-1", {"type": "invoice_accepted", "invoice_number": "TN-1002"}),
+        ("demo-1", _invoice("LZ-77", "Leercentrum Zuid", "400.00")),
         ("demo-4", {"type": "bsn_registered"}),
         ("demo-5", {"type": "residence_permit_granted"}),
         ("demo-6", {"type": "residence_permit_granted"}),
         ("demo-4", {"type": "municipality_registered", "municipality": "Groningen"}),
         ("demo-5", {"type": "bsn_registered"}),
         ("demo-6", {"type": "bsn_registered"}),
+        ("demo-3", {"type": "school_declaration_received"}),
         ("demo-7", {"type": "bsn_registered"}),
         ("demo-6", {"type": "municipality_registered", "municipality": "Amsterdam"}),
         ("demo-7", {"type": "residence_permit_granted"}),
@@ -82,8 +115,8 @@ def load_examples(case_file: CaseFile, today: dt.date) -> bool:
                                reason="demo: the print house is being replaced; release with release-letters"))
         for n, (ref, offset, fields) in enumerate(_history()):
             day = today + dt.timedelta(days=offset)
-            service.receive(session, {**fields, "person": ref, "date": day.isoformat()}, source=f"demo-history:{n}",
-                            received_on=day)
+            service.receive(session, {**_dated(fields, day), "person": ref, "date": day.isoformat()},
+                            source=f"demo-history:{n}", received_on=day)
     for offset in range(-HISTORY_DAYS, 0):
         day = today + dt.timedelta(days=offset)
         service.ingest(case_file, day)
@@ -98,6 +131,6 @@ def feed_next(case_file: CaseFile, today: dt.date, count: int = 2) -> int:
         done = session.scalar(select(func.count(ReceivedEvent.id)).where(ReceivedEvent.source.like("demo-feed:%")))
         for n in range(done, min(done + count, len(feed))):
             ref, fields = feed[n]
-            service.receive(session, {**fields, "person": ref, "date": today.isoformat()}, source=f"demo-feed:{n}",
-                            received_on=today)
+            service.receive(session, {**_dated(fields, today), "person": ref, "date": today.isoformat()},
+                            source=f"demo-feed:{n}", received_on=today)
         return min(done + count, len(feed)) - done
