@@ -143,3 +143,24 @@ def test_monitor_publishes_what_it_did_and_what_is_late(flows_database):
     late = json.loads(published["late-cases"]) if isinstance(published["late-cases"], str) else published["late-cases"]
     assert late[0]["status"] == "start_letter_held"
     assert BSN not in _prefect_contents()
+
+
+def test_staff_resend_a_letter_and_it_reaches_the_gateway_again(flows_database):
+    from flows.staff.flow import resend_letter
+    from inburgering.engine.dispatch import dispatch_pending
+    from inburgering.gateway.client import GatewayClient, GatewaySettings
+    from inburgering.gateway.server import LocalGateway
+
+    today = dt.date.today()
+    case_id = _person_waiting_for_brp(flows_database, today)
+    record_paper_event(case_id, PaperEvent(type="municipality_registered", date=today,
+                                           fields={"municipality": "Utrecht"}))
+    with pytest.raises(Exception, match="no diploma letter"):
+        resend_letter(case_id, "diploma", reason="asked by phone")
+    resend_letter(case_id, "start_letter", reason="lost in the post")
+    with LocalGateway(token="t") as gateway, GatewayClient(GatewaySettings(gateway.url, "t")) as client:
+        dispatch_pending(flows_database, client, now=dt.datetime.now(dt.timezone.utc))
+        posted = [r["message"] for r in gateway.state.messages.values() if r["message"]["channel"] == "post"]
+    assert [m["type"] for m in posted] == ["start_letter", "start_letter"]
+    assert posted[0]["body"] == posted[1]["body"]
+    assert BSN not in _prefect_contents()
