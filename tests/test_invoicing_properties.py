@@ -1,0 +1,239 @@
+"""Property tests: random streams of invoices through the pure invoicing process.
+
+A small in-memory driver plays the engine's part exactly as service.py does it (each day:
+events in order, then every due timer oldest first; a closed case takes no decisions;
+an opened deadline replaces one of the same kind), without SQL, so hundreds of random
+journeys of a year and a half run in seconds.
+
+What is checked, for every stream:
+1. cap:        per quarter, the school_paid amounts dated in it sum to at most that
+               quarter's cap, and every payment is dated in the quarter it names;
+2. not twice:  an invoice is paid at most once per quarter, never more than its total,
+               and an invoice that is open, refused or not paid is paid nothing;
+3. balance:    for each accepted (released) invoice, paid + still deferred == its total;
+               summed: paid + deferred-still-pending == the totals of released invoices,
+               and the refused and not-paid invoices (their totals) got nothing;
+               every deferral still pending at the end waits for a quarter after the
+               last simulated day (the monitor never forgets one);
+4. loan:       after every step, loan - paid - promised >= 0;
+5. no waste:   (policy defer) an amount is deferred out of a quarter only when that
+               quarter's payments reach its cap; (policy refuse) nothing is ever deferred;
+6. timeline:   the school_paid entries per invoice equal what the case says it paid.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from decimal import Decimal
+from itertools import count
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from inburgering.domain import calendar
+from inburgering.domain.events import parse_event
+from inburgering.domain.invoicing import LOAN_KEY, InvoicingProcess
+from inburgering.domain.invoicing_ledger import ZERO, account_of
+from inburgering.domain.policy import load_default_policy
+from inburgering.domain.process import (
+    CancelDeadline,
+    Context,
+    EventRejected,
+    OpenDeadline,
+    Payment,
+    PersonFacts,
+    Timer,
+)
+
+PROCESS = InvoicingProcess()
+START = dt.date(2022, 1, 1)
+DAYS = 550  # until 2023-07-04
+SCHOOLS = ["Taalhuis Noord", "Leercentrum Zuid", "Het Talenhuis"]
+DEFAULT_POLICY = load_default_policy()
+
+
+class Journey:
+    """One person's invoicing cases, driven as the engine drives them."""
+
+    def __init__(self, policy):
+        self.policy = policy
+        self.states: dict[str, object] = {}
+        self.closed: set[str] = set()
+        self.deadlines: dict[tuple[str, str], tuple[int, dt.date, dict]] = {}
+        self.seq = count()
+        self.payments: list[tuple[dt.date, str, dict]] = []
+        self.rejected: list[str] = []
+
+    def ctx(self, day: dt.date) -> Context:
+        return Context(today=day, policy=self.policy, person=PersonFacts("p1", "Test", None),
+                       cases={(PROCESS.name, key): state for key, state in self.states.items()})
+
+    def _commit(self, key: str, transition) -> None:
+        self.states[key] = transition.state
+        if transition.closed:
+            self.closed.add(key)
+        for action in transition.actions:
+            if isinstance(action, OpenDeadline):
+                self.deadlines[(key, action.kind)] = (next(self.seq), action.due, dict(action.data))
+            elif isinstance(action, CancelDeadline):
+                self.deadlines.pop((key, action.kind), None)
+            elif isinstance(action, Payment):
+                self.payments.append((self.today, action.type, dict(action.data)))
+        self.check_loan()
+
+    def event(self, raw: dict) -> None:
+        event = parse_event(raw)
+        ctx = self.ctx(self.today)
+        try:
+            key = PROCESS.case_key(event, ctx)
+            state = self.states.get(key)
+            if state is not None and key in self.closed and not PROCESS.opens_case(event):
+                state = None
+            if state is None:
+                if not PROCESS.opens_case(event):
+                    raise EventRejected(PROCESS.no_case_reason(event))
+                state = PROCESS.new_state(event, ctx)
+            transition = PROCESS.on_event(state, event, ctx)
+        except EventRejected as rejected:
+            self.rejected.append(rejected.reason)
+            return
+        self._commit(key, transition)
+
+    def monitor(self) -> None:
+        while True:
+            due = sorted((seq, due, key, kind) for (key, kind), (seq, due, _) in self.deadlines.items()
+                         if due <= self.today)
+            if not due:
+                return
+            _, due_on, key, kind = due[0]
+            _, _, data = self.deadlines.pop((key, kind))
+            self._commit(key, PROCESS.on_timer(self.states[key], Timer(kind, due_on, data), self.ctx(self.today)))
+
+    def run(self, events_by_day: dict[dt.date, list[dict]]) -> None:
+        """Every day from START on; days without events or due timers are skipped (nothing happens)."""
+        last = START + dt.timedelta(days=DAYS - 1)
+        self.today = START
+        while self.today <= last:
+            for raw in events_by_day.get(self.today, []):
+                self.event(raw)
+            self.monitor()
+            upcoming = [d for d in events_by_day if d > self.today]
+            upcoming += [due for _, due, _ in self.deadlines.values()]
+            self.today = max(self.today + dt.timedelta(days=1), min(upcoming, default=last + dt.timedelta(days=1)))
+
+    # -- what the checks read ---------------------------------------------------------------
+
+    def invoice_files(self):
+        return [s.invoice for s in self.states.values() if s.invoice is not None]
+
+    def account(self):
+        loan = self.states.get(LOAN_KEY)
+        return account_of(loan.loan.amount if loan else ZERO, ((f.paid, f.deferred) for f in self.invoice_files()))
+
+    def check_loan(self) -> None:
+        assert self.account().left >= 0
+
+
+def money(cents: int) -> str:
+    return f"{Decimal(cents).scaleb(-2):.2f}"
+
+
+invoices = st.lists(st.fixed_dictionaries({
+    "school": st.sampled_from(SCHOOLS),
+    "number": st.integers(1, 12),            # collisions exercise the duplicate rule
+    "submitted": st.integers(0, 400),         # ~4.5 quarters: several invoices share a quarter
+    "fees": st.tuples(st.integers(0, 150_000), st.integers(0, 20_000), st.integers(0, 30_000)),
+    "decision": st.sampled_from(["accept", "accept", "accept", "refuse", "none"]),
+    "after": st.integers(0, 60),
+    "repeat": st.booleans(),                  # a second decision on the same number later
+}), min_size=2, max_size=16)
+
+# A loan from the first day (mostly large enough for much to be paid), sometimes changed later.
+loans = st.tuples(
+    st.tuples(st.just(0), st.one_of(st.just(1_500_000), st.integers(0, 1_500_000))),
+    st.lists(st.tuples(st.integers(1, DAYS - 1), st.integers(0, 1_500_000)), max_size=2),
+).map(lambda first_and_later: [first_and_later[0], *first_and_later[1]])
+
+
+def events_for(invoice_specs, loan_specs) -> dict[dt.date, list[dict]]:
+    by_day: dict[dt.date, list[dict]] = defaultdict(list)
+    for day, cents in loan_specs:
+        date = START + dt.timedelta(days=day)
+        by_day[date].append({"date": date.isoformat(), "type": "loan_granted", "person": "p1", "amount": money(cents)})
+    for spec in invoice_specs:
+        submitted = START + dt.timedelta(days=spec["submitted"])
+        number = f"F-{spec['number']}"
+        course, materials, exam = spec["fees"]
+        by_day[submitted].append({
+            "date": submitted.isoformat(), "type": "invoice_submitted", "person": "p1", "school": spec["school"],
+            "invoice_number": number, "contract_number": "C", "course_type": "Inburgering", "description": "x",
+            "invoice_date": submitted.isoformat(), "period_from": (submitted - dt.timedelta(days=30)).isoformat(),
+            "period_to": submitted.isoformat(), "courses": 1,
+            "course_fee": money(course), "materials_fee": money(materials), "exam_fee": money(exam)})
+        decided = submitted + dt.timedelta(days=spec["after"])
+        decisions = [decided, decided + dt.timedelta(days=10)] if spec["repeat"] else [decided]
+        for day in decisions:
+            if spec["decision"] == "accept":
+                by_day[day].append({"date": day.isoformat(), "type": "invoice_accepted", "person": "p1",
+                                    "invoice_number": number})
+            elif spec["decision"] == "refuse":
+                by_day[day].append({"date": day.isoformat(), "type": "invoice_refused", "person": "p1",
+                                    "invoice_number": number, "reason": "incomplete"})
+    return by_day
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(invoice_specs=invoices, loan_specs=loans, cap_cents=st.integers(10_000, 250_000),
+       excess=st.sampled_from(["defer", "refuse"]))
+def test_random_invoice_streams_keep_the_money_rules(invoice_specs, loan_specs, cap_cents, excess):
+    cap = Decimal(money(cap_cents))
+    journey = Journey(DEFAULT_POLICY.with_overrides({"invoice_quarter_cap": money(cap_cents),
+                                                            "invoice_excess": excess}))
+    journey.run(events_for(invoice_specs, loan_specs))
+    last_day = START + dt.timedelta(days=DAYS - 1)
+    files = journey.invoice_files()
+
+    # 1. cap, and payments are dated in the quarter they name
+    paid = [(day, data) for day, type_, data in journey.payments if type_ == "school_paid"]
+    per_quarter: dict[str, Decimal] = defaultdict(Decimal)
+    for day, data in paid:
+        assert data["quarter"] == calendar.quarter_of(day)
+        per_quarter[data["quarter"]] += data["amount"]
+    assert all(total <= cap for total in per_quarter.values()), per_quarter
+
+    # 2. nothing paid twice; never more than the total; open/refused/not-paid invoices get nothing
+    for file in files:
+        quarters = [p.quarter for p in file.paid]
+        assert len(quarters) == len(set(quarters))
+        assert sum((p.amount for p in file.paid), ZERO) <= file.invoice.total
+        if file.outcome != "accepted":
+            assert file.paid == [] and file.deferred is None
+
+    # 3. balance: paid + still deferred == total of every released invoice
+    released = [f for f in files if f.outcome == "accepted"]
+    for file in released:
+        pending = file.deferred.amount if file.deferred else ZERO
+        assert sum((p.amount for p in file.paid), ZERO) + pending == file.invoice.total
+        if file.deferred:
+            assert calendar.quarter_start(file.deferred.to_quarter) > last_day
+    account = journey.account()
+    assert account.paid + account.deferred == sum((f.invoice.total for f in released), ZERO)
+
+    # 4. the loan never below zero (also checked after every step)
+    assert account.left >= 0
+
+    # 5. no waste: an amount leaves a quarter only when that quarter is full; refuse never defers
+    deferrals = [(day, data) for day, type_, data in journey.payments if type_ == "payment_deferred"]
+    if excess == "defer":
+        assert all(per_quarter[calendar.quarter_of(day)] == cap for day, _ in deferrals)
+    else:
+        assert deferrals == []
+
+    # 6. the timeline agrees with the cases
+    on_timeline: dict[str, Decimal] = defaultdict(Decimal)
+    for _, data in paid:
+        on_timeline[f"{data['school']}|{data['invoice_number']}"] += data["amount"]
+    for file in files:
+        key = f"{file.invoice.school}|{file.invoice.number}"
+        assert on_timeline.get(key, ZERO) == sum((p.amount for p in file.paid), ZERO)
