@@ -14,7 +14,7 @@ import uuid
 from prefect import get_client, get_run_logger, task
 from prefect.deployments import run_deployment
 from prefect.states import Cancelled
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 
 from inburgering.store.models import Case
 from tasks.casefile import case_file
@@ -25,22 +25,25 @@ WAIT_DEPLOYMENT = "case-wait/case-wait"
 @task(name="sync-case-waits")
 def sync_case_waits(limit: int = 100) -> dict:
     created = cancelled = 0
+    cases = Case.__table__
     with case_file().transaction() as session:
-        stale = session.scalars(
-            select(Case).where(
+        stale = session.execute(
+            select(cases.c.id, cases.c.process, cases.c.status, cases.c.waiting_for, cases.c.version,
+                   cases.c.wait_run_id).where(
                 or_(
-                    Case.waiting_for.is_not(None) & (Case.wait_version.is_(None) | (Case.wait_version != Case.version)),
-                    Case.waiting_for.is_(None) & Case.wait_run_id.is_not(None),
+                    cases.c.waiting_for.is_not(None)
+                    & (cases.c.wait_version.is_(None) | (cases.c.wait_version != cases.c.version)),
+                    cases.c.waiting_for.is_(None) & cases.c.wait_run_id.is_not(None),
                 )
-            ).order_by(Case.id).limit(limit)
+            ).order_by(cases.c.id).limit(limit)
         ).all()
         with get_client(sync_client=True) as client:
             for case in stale:
+                run_id = None
                 if case.wait_run_id:
                     client.set_flow_run_state(uuid.UUID(case.wait_run_id),
                                               Cancelled(message="the case moved on"), force=True)
                     cancelled += 1
-                    case.wait_run_id = None
                 if case.waiting_for is not None:
                     run = run_deployment(
                         WAIT_DEPLOYMENT, parameters={"case_id": case.id}, timeout=0, as_subflow=False,
@@ -48,8 +51,10 @@ def sync_case_waits(limit: int = 100) -> dict:
                         tags=[f"process:{case.process}", f"status:{case.status}"],
                         idempotency_key=f"case-{case.id}-v{case.version}",
                     )
-                    case.wait_run_id = str(run.id)
+                    run_id = str(run.id)
                     created += 1
-                case.wait_version = case.version
+                # A table-level UPDATE: showing a wait is not a change of the case (no new version).
+                session.execute(update(cases).where(cases.c.id == case.id)
+                                .values(wait_run_id=run_id, wait_version=case.version))
     get_run_logger().info("case waits: %s shown, %s closed", created, cancelled)
     return {"created": created, "cancelled": cancelled}

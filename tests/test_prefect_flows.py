@@ -164,3 +164,35 @@ def test_staff_resend_a_letter_and_it_reaches_the_gateway_again(flows_database):
     assert [m["type"] for m in posted] == ["start_letter", "start_letter"]
     assert posted[0]["body"] == posted[1]["body"]
     assert BSN not in _prefect_contents()
+
+
+def test_each_waiting_case_gets_one_wait_run_which_is_replaced_when_the_case_moves_on(flows_database):
+    from prefect import flow
+
+    from tasks.windows import sync_case_waits
+
+    @flow
+    def sync() -> dict:
+        return sync_case_waits()
+
+    today = dt.date.today()
+    case_wait.to_deployment(name="case-wait").apply()
+    case_id = _person_waiting_for_brp(flows_database, today)
+    assert sync() == {"created": 1, "cancelled": 0}
+    assert sync() == {"created": 0, "cancelled": 0}  # showing a wait does not change the case
+
+    with flows_database.transaction() as session:
+        first_run = session.get(Case, case_id).wait_run_id
+        service.receive(session, {"type": "municipality_registered", "municipality": "Utrecht", "person": "p1",
+                                  "date": today.isoformat()}, source="test", received_on=today)
+    service.ingest(flows_database, today)  # the start letter goes; the Wi2021 case now waits for the PIP
+    assert sync() == {"created": 1, "cancelled": 1}
+
+    async def state_of(run_id: str) -> str:
+        async with get_client() as client:
+            return (await client.read_flow_run(run_id)).state.name
+
+    assert asyncio.run(state_of(first_run)) == "Cancelled"
+    with flows_database.transaction() as session:
+        case = session.get(Case, case_id)
+    assert case.wait_run_id != first_run and case.waiting_for == "PIP from the municipality"

@@ -126,7 +126,7 @@ class Batch:
     def new_case(self, person_id: int, process: Process, key: str, event: Event, ctx: Context) -> tuple[Case, State]:
         state = process.new_state(event, ctx)
         case = Case(person_id=person_id, process=process.name, key=key, status="new", state={},
-                    opened_on=self.as_of, updated_on=self.as_of, version=0)
+                    opened_on=self.as_of, updated_on=self.as_of)
         return case, state
 
     def commit_transition(self, case: Case, transition: Transition, cause: str) -> None:
@@ -137,7 +137,6 @@ class Batch:
         case.waiting_since = transition.waiting_since
         case.late_since = transition.late_since
         case.updated_on = self.as_of
-        case.version = (case.version or 0) + 1
         if transition.closed and case.closed_on is None:
             case.closed_on = self.as_of
         status_changed = case.status != transition.status

@@ -57,6 +57,10 @@ class Case(Base):
 
     person: Mapped[Person] = relationship(lazy="raise")
 
+    # Optimistic locking: an UPDATE names the version it read, so two workers changing
+    # one case at once cannot both win; the loser's batch rolls back and is retried.
+    __mapper_args__ = {"version_id_col": version}
+
     @property
     def label(self) -> str:
         """How Prefect and process owners name the case: never with personal data."""
