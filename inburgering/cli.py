@@ -114,6 +114,32 @@ def cases(
     Console().print(table if rows else "no cases")
 
 
+@app.command()
+def loan(person: str = typer.Argument(..., help="The person's reference in the case file (not the BSN).")) -> None:
+    """A person's loan: borrowed, paid out, promised to a later quarter, left; and the invoices."""
+    from inburgering.engine.board import loan_overview
+    from inburgering.store.db import CaseFile
+
+    with CaseFile().transaction() as session:
+        overview = loan_overview(session, person)
+    if overview is None:
+        err.print(f"person: no person {person!r} in the case file")
+        raise typer.Exit(2)
+    console = Console()
+    summary = Table(title=f"Lening / loan — {person}")
+    for column in ("geleend / borrowed", "uitbetaald / paid out", "later te betalen / promised later",
+                   "over / left"):
+        summary.add_column(column, justify="right")
+    summary.add_row(*overview["loan"].values())
+    console.print(summary)
+    invoices = Table(title="Facturen / invoices")
+    for column in ("case", "school", "invoice_number", "invoice_date", "total", "status", "paid"):
+        invoices.add_column(column, justify="right" if column in ("total", "paid") else "left")
+    for row in overview["invoices"]:
+        invoices.add_row(*row.values())
+    console.print(invoices if overview["invoices"] else "no invoices")
+
+
 @letters_app.command("hold")
 def letters_hold(letter_type: str = typer.Argument("*", help="Letter type, or * for all."),
                  reason: str = typer.Option(..., help="Why, for the record.")) -> None:

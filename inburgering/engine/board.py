@@ -6,6 +6,7 @@ Set-based queries over the case file; rows carry case ids, never personal data.
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -42,3 +43,31 @@ def waiting_cases(session: Session, process: str | None = None, limit: int = 200
     rows = session.scalars(query.order_by(Case.waiting_since, Case.id).limit(limit)).all()
     return [{"case": f"case-{c.id}", "process": c.process, "status": c.status, "waiting_for": c.waiting_for,
              "since": c.waiting_since.isoformat() if c.waiting_since else None} for c in rows]
+
+
+def loan_overview(session: Session, person_ref: str) -> dict | None:
+    """A person's loan as Mijn Inburgering shows it: borrowed, paid out, promised to a
+    later quarter, left; and every invoice with its status. None for an unknown person."""
+    from inburgering.domain.invoicing import LOAN_KEY, InvoicingState
+    from inburgering.domain.invoicing_ledger import account_of
+    from inburgering.domain.money import fmt
+    from inburgering.store.models import Person
+
+    person_id = session.scalar(select(Person.id).where(Person.ref == person_ref))
+    if person_id is None:
+        return None
+    cases = session.scalars(select(Case).where(Case.person_id == person_id, Case.process == "invoicing")
+                            .order_by(Case.id)).all()
+    states = {c.key: (c, InvoicingState.model_validate(c.state)) for c in cases}
+    loan_state = states.get(LOAN_KEY, (None, None))[1]
+    loan = loan_state.loan.amount if loan_state is not None and loan_state.loan is not None else None
+    files = [(c, s.invoice) for c, s in states.values() if s.invoice is not None]
+    account = account_of(loan or 0, [(f.paid, f.deferred) for _, f in files])
+    return {
+        "loan": {"borrowed": fmt(loan) if loan is not None else "no loan",
+                 "paid_out": fmt(account.paid), "promised_later": fmt(account.deferred), "left": fmt(account.left)},
+        "invoices": [{"case": f"case-{c.id}", "school": f.invoice.school, "invoice_number": f.invoice.number,
+                      "invoice_date": f.invoice.invoice_date.isoformat(), "total": fmt(f.invoice.total),
+                      "status": c.status, "paid": fmt(sum((p.amount for p in f.paid), Decimal(0)))}
+                     for c, f in files],
+    }
