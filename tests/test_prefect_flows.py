@@ -196,3 +196,78 @@ def test_each_waiting_case_gets_one_wait_run_which_is_replaced_when_the_case_mov
     with flows_database.transaction() as session:
         case = session.get(Case, case_id)
     assert case.wait_run_id != first_run and case.waiting_for == "PIP from the municipality"
+
+
+def _suspend_and_answer(case_id: int, answer: dict) -> dict:
+    """Run the case-wait deployment for a case until it suspends, answer its form, resume it."""
+    case_wait.to_deployment(name="case-wait").apply()
+    flow_run = run_deployment("case-wait/case-wait", parameters={"case_id": case_id}, timeout=0, as_subflow=False)
+    with pytest.raises(Pause):
+        run_flow(case_wait, flow_run=flow_run, parameters={"case_id": case_id})
+    resume_flow_run(flow_run.id, run_input=answer)
+    with get_client(sync_client=True) as client:
+        flow_run = client.read_flow_run(flow_run.id)
+    return run_flow(case_wait, flow_run=flow_run, parameters={"case_id": case_id})
+
+
+def _journey(cf, events: list[dict], policy: dict | None = None) -> dict[str, int]:
+    """A person with a Wi2013 obligation from 2019 and the given events, applied; case ids by process."""
+    from inburgering.store.models import PolicyValue
+
+    first = dt.date.fromisoformat(events[0]["date"])
+    with cf.transaction() as session:
+        for key, value in (policy or {}).items():
+            session.query(PolicyValue).filter(PolicyValue.key == key).update({"value": value})
+        service.register_person(session, ref="p1", bsn=BSN, name="Tesfay Gebre", email="tesfay@example.org")
+        prerequisites = [{"type": "residence_permit_granted", "obligation_start": "2019-01-15"},
+                         {"type": "bsn_registered"}, {"type": "municipality_registered", "municipality": "Enschede"}]
+        for event in prerequisites + events:
+            day = event.get("date", first.isoformat())
+            service.receive(session, {**event, "person": "p1", "date": day}, source="test",
+                            received_on=dt.date.fromisoformat(day))
+    service.ingest(cf, dt.date.today())
+    with cf.transaction() as session:
+        return {c.process: c.id for c in session.scalars(select(Case).order_by(Case.id))}
+
+
+def test_agi_staff_review_waits_as_a_suspended_run_and_the_form_decides(flows_database):
+    attempts = {p: {"integration": 4, "nt2": 0} for p in ("lezen", "luisteren", "schrijven", "spreken", "knm")}
+    cases = _journey(flows_database, [
+        {"date": "2026-10-01", "type": "agi_application_received", "route": "course",
+         "hours": {"integration": 620, "nt2": 0, "alfa": 0}, "school_listed_at_course_start": True,
+         "attempts": attempts},
+        {"date": "2026-10-05", "type": "school_declaration_received"},
+    ], policy={"agi_staff_review": True})
+    with flows_database.transaction() as session:
+        assert session.get(Case, cases["exemption"]).waiting_for is not None  # waits for the staff
+    result = _suspend_and_answer(cases["exemption"], {"input": "staff_decision", "date": dt.date.today().isoformat(),
+                                                      "decision": "granted", "reason": "file checked"})
+    assert result["status"] == "applied"
+    with flows_database.transaction() as session:
+        decision = session.scalars(select(JournalEntry).where(JournalEntry.type == "agi_decision")).one()
+    assert decision.data["decision"] == "granted" and decision.data["reasons"] == []
+    assert BSN not in _prefect_contents()
+
+
+def test_an_invoice_decision_by_post_is_given_through_the_form_and_the_school_is_paid(flows_database):
+    today = dt.date.today()
+    cases = _journey(flows_database, [
+        {"date": (today - dt.timedelta(days=3)).isoformat(), "type": "loan_granted", "amount": "10000.00"},
+        {"date": (today - dt.timedelta(days=2)).isoformat(), "type": "invoice_submitted", "school": "Taalhuis Noord",
+         "invoice_number": "TN-9", "contract_number": "C-9", "course_type": "Inburgering", "description": "lessen",
+         "invoice_date": (today - dt.timedelta(days=2)).isoformat(),
+         "period_from": (today - dt.timedelta(days=40)).isoformat(),
+         "period_to": (today - dt.timedelta(days=10)).isoformat(), "courses": 10, "course_fee": "300.00",
+         "materials_fee": "25.50", "exam_fee": "0.00"},
+    ])
+    with flows_database.transaction() as session:
+        invoice_case = session.scalars(select(Case).where(Case.process == "invoicing", Case.key != "loan")).one()
+    assert invoice_case.status == "Factuur is openstaand"
+    result = _suspend_and_answer(invoice_case.id, {"invoice_number": "TN-9", "decision": "accept",
+                                                   "date": today.isoformat()})
+    assert result["status"] == "applied"
+    with flows_database.transaction() as session:
+        paid = session.scalars(select(JournalEntry).where(JournalEntry.type == "school_paid")).one()
+        assert session.get(Case, invoice_case.id).status == "Factuur is vrijgegeven"
+    assert paid.data["amount"] == "325.50" and paid.data["invoice_number"] == "TN-9"
+    assert BSN not in _prefect_contents()
