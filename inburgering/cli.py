@@ -165,5 +165,19 @@ def letters_release(letter_type: str = typer.Argument("*", help="Letter type, or
     Console().print(f"{n} hold(s) on {letter_type} released")
 
 
+@app.command()
+def bench(
+    journeys: int = typer.Option(1000, "--journeys", help="How many synthetic journeys."),
+    years: int = typer.Option(3, "--years", help="Simulated years."),
+    seed: int = typer.Option(1, "--seed", help="The same seed gives the same journeys."),
+    as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON (no progress bar)."),
+    compare: bool = typer.Option(False, "--compare", help="Also measure the peers (see bench/README.md)."),
+) -> None:
+    """Replay N synthetic journeys through the embedded engine and print throughput figures."""
+    from bench.cli import main
+
+    main(journeys=journeys, years=years, seed=seed, as_json=as_json, compare=compare)
+
+
 if __name__ == "__main__":
     app()

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from inburgering.domain.bsn import validate_bsn
@@ -96,6 +96,102 @@ def receive(session: Session, raw: dict[str, Any], *, source: str, received_on: 
     session.add(row)
     session.flush([row])
     return row
+
+
+def register_people(session: Session, people: list[dict[str, Any]]) -> dict[str, int]:
+    """Add many people at once (a scenario, the benchmark): the same checks and messages as
+    `register_person`, in a few set-based queries. Returns each ref's person id."""
+    checked, invalid = [], {}
+    for spec in people:
+        try:
+            bsn = validate_bsn(spec["bsn"])
+        except ValueError as exc:
+            invalid[spec["ref"]] = f"person {spec['ref']}: bsn: {exc}"
+            bsn = None
+        checked.append({"ref": spec["ref"], "bsn": bsn, "name": spec["name"], "email": spec.get("email"),
+                        "born": spec.get("born")})
+    taken_bsn: set[str] = set()
+    taken_ref: set[str] = set()
+    for start in range(0, len(checked), _INSERT_CHUNK):
+        chunk = checked[start:start + _INSERT_CHUNK]
+        taken_bsn.update(session.scalars(select(Person.bsn).where(Person.bsn.in_([p["bsn"] for p in chunk
+                                                                                  if p["bsn"]]))))
+        taken_ref.update(session.scalars(select(Person.ref).where(Person.ref.in_([p["ref"] for p in chunk]))))
+    for p in checked:  # in order, so the first person with a problem is named, as one by one
+        if p["ref"] in invalid:
+            raise InputError(invalid[p["ref"]])
+        if p["bsn"] in taken_bsn:
+            raise InputError(f"person {p['ref']}: bsn: another person in the case file already has this BSN")
+        if p["ref"] in taken_ref:
+            raise InputError(f"person {p['ref']}: a person with this reference already exists")
+        taken_bsn.add(p["bsn"])
+        taken_ref.add(p["ref"])
+    ids: dict[str, int] = {}
+    for start in range(0, len(checked), _INSERT_CHUNK):
+        chunk = checked[start:start + _INSERT_CHUNK]
+        new_ids = session.scalars(insert(Person).returning(Person.id, sort_by_parameter_order=True), chunk).all()
+        ids.update(zip((p["ref"] for p in chunk), new_ids))
+    return ids
+
+
+_INSERT_CHUNK = 5000
+
+
+def receive_many(session: Session, items: list[tuple[dict[str, Any] | Event, str, dt.date]]) -> int:
+    """Put many events into the inbox at once, in order: (event, source, received_on) each,
+    the event raw or already validated. The same outcome as `receive` one by one (ids in
+    this order, duplicates kept as duplicates of the first), in set-based statements."""
+    events = [item if isinstance(item, Event) else validate_event(item) for item, _, _ in items]
+    refs = {e.person for e in events}
+    person_ids: dict[str, int] = {}
+    ref_list = list(refs)
+    for start in range(0, len(ref_list), _INSERT_CHUNK):
+        person_ids.update(session.execute(
+            select(Person.ref, Person.id).where(Person.ref.in_(ref_list[start:start + _INSERT_CHUNK]))).all())
+    keys = []
+    for event in events:
+        if event.person not in person_ids:
+            raise InputError(f"person: no person {event.person!r} in the case file")
+        keys.append(event_key(event))
+    originals: dict[str, tuple[int, str]] = {}  # key -> (id, source) of the first delivery
+    unique = list(set(keys))
+    for start in range(0, len(unique), _INSERT_CHUNK):
+        originals.update((k, (i, s)) for k, i, s in session.execute(
+            select(ReceivedEvent.idempotency_key, ReceivedEvent.id, ReceivedEvent.source)
+            .where(ReceivedEvent.idempotency_key.in_(unique[start:start + _INSERT_CHUNK]))).all())
+    pending: list[dict] = []  # rows not yet inserted; a duplicate of one of them waits for its id
+
+    def insert_pending() -> None:
+        if pending:
+            ids = session.scalars(insert(ReceivedEvent).returning(ReceivedEvent.id, sort_by_parameter_order=True),
+                                  pending).all()
+            for row, new_id in zip(pending, ids):
+                if row["idempotency_key"] is not None:
+                    originals[row["idempotency_key"]] = (new_id, row["source"])
+            pending.clear()
+
+    in_pending: set[str] = set()
+    for event, key, (_, source, received_on) in zip(events, keys, items):
+        row = {"person_id": person_ids[event.person], "type": event.type, "event_date": event.date,
+               "payload": event_payload(event), "source": source, "received_on": received_on,
+               "status": "pending", "idempotency_key": None, "duplicate_of": None, "processed_on": None,
+               "reason": None}
+        if key in in_pending:
+            insert_pending()
+            in_pending.clear()
+        original = originals.get(key)
+        if original is None:
+            row["idempotency_key"] = key
+            in_pending.add(key)
+        else:
+            row.update(status="duplicate", duplicate_of=original[0], processed_on=received_on,
+                       reason=f"duplicate: the same event was already received ({original[1]})")
+        pending.append(row)
+        if len(pending) >= _INSERT_CHUNK:
+            insert_pending()
+            in_pending.clear()
+    insert_pending()
+    return len(events)
 
 
 # ---- ingesting ------------------------------------------------------------------------------

@@ -39,15 +39,13 @@ def prepare(case_file: CaseFile, scenario: Scenario) -> None:
             session.execute(delete(PolicyValue).where(PolicyValue.key == key))
             session.add(PolicyValue(key=key, valid_from=POLICY_EPOCH, value=_json_value(parse_value(key, raw)),
                                     note=f"scenario override: {scenario.name}"))
-        refs = {}
-        for ref, spec in scenario.people.items():
-            refs[ref] = service.register_person(session, ref=ref, bsn=spec.bsn, name=spec.name, email=spec.email,
-                                                born=spec.born)
+        service.register_people(session, [{"ref": ref, "bsn": spec.bsn, "name": spec.name, "email": spec.email,
+                                           "born": spec.born} for ref, spec in scenario.people.items()])
         for hold in scenario.holds:
             session.add(LetterHold(letter_type=hold.letters, held_from=hold.start, reason=hold.reason,
                                    released_on=hold.until + dt.timedelta(days=1) if hold.until else None))
-        for item in scenario.events:
-            service.receive(session, item.raw, source=f"scenario:{item.index}", received_on=item.event.date)
+        service.receive_many(session, [(item.event, f"scenario:{item.index}", item.event.date)
+                                       for item in scenario.events])
 
 
 def run_scenario(scenario: Scenario, *, driver: DayDriver = embedded_driver, database_url: str | None = None,

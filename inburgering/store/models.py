@@ -85,7 +85,8 @@ class ReceivedEvent(Base):
     """The inbox: every event received, applied once, with its outcome."""
 
     __tablename__ = "received_events"
-    __table_args__ = (Index("ix_received_events_status_id", "status", "id"),)
+    __table_args__ = (Index("ix_received_events_status_id", "status", "id"),
+                      Index("ix_received_events_status_date_id", "status", "event_date", "id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # Unique: the same event delivered twice is applied once. NULL on duplicate rows.

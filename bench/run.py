@@ -1,0 +1,113 @@
+"""Replay synthetic journeys through the embedded engine, as `scenario run` does, and measure.
+
+The same path as `inburgering scenario run`: the journeys become a Scenario
+(`parse_scenario` validates every event), `prepare` registers the people and receives
+every event into the inbox, then each simulated day runs `ingest` and the deadline
+monitor (`run_monitor`), which render and store letters — on a fresh SQLite file with
+the engine's own settings (WAL, synchronous=NORMAL: every batch is a committed
+transaction; nothing is switched off for the benchmark).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import resource
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from bench.generate import generate
+from inburgering.engine import service
+from inburgering.scenario.loader import parse_scenario
+from inburgering.scenario.runner import prepare
+from inburgering.store.db import CaseFile
+from inburgering.store.models import JournalEntry, Letter, ReceivedEvent
+
+
+@dataclass
+class BenchResult:
+    journeys: int
+    years: int
+    seed: int
+    events: int
+    simulated_days: int
+    generate_seconds: float
+    receive_seconds: float  # validate (parse_scenario) + register people + receive into the inbox
+    replay_seconds: float  # every day: ingest + deadline monitor
+    wall_seconds: float  # receive + replay (generation excluded)
+    events_per_second: float  # events / wall
+    monitor_median_seconds: float
+    monitor_max_seconds: float
+    ingest_median_seconds: float
+    letters: int
+    journal_entries: int
+    applied: int
+    rejected: int
+    peak_rss_mb: float
+    database_mb: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+
+
+def run_bench(journeys: int, *, years: int = 3, seed: int = 1, directory: str | None = None,
+              progress: Callable[[int, int], None] | None = None, keep: bool = False) -> BenchResult:
+    started = time.perf_counter()
+    generated = generate(journeys, years=years, seed=seed)
+    generate_seconds = time.perf_counter() - started
+    with tempfile.TemporaryDirectory(prefix="bench-", dir=directory) as tmp:
+        path = Path(tmp) / "bench.db"
+        case_file = CaseFile(f"sqlite:///{path}")
+        try:
+            t0 = time.perf_counter()
+            scenario = parse_scenario(generated.scenario_doc(f"bench {journeys} journeys"))
+            del generated
+            prepare(case_file, scenario)
+            receive_seconds = time.perf_counter() - t0
+            days = [scenario.start + dt.timedelta(days=i) for i in range((scenario.until - scenario.start).days + 1)]
+            events = len(scenario.events)
+            del scenario
+            monitor_times, ingest_times = [], []
+            t1 = time.perf_counter()
+            for n, day in enumerate(days, start=1):
+                a = time.perf_counter()
+                service.ingest(case_file, day)
+                b = time.perf_counter()
+                service.run_monitor(case_file, day)
+                c = time.perf_counter()
+                ingest_times.append(b - a)
+                monitor_times.append(c - b)
+                if progress:
+                    progress(n, len(days))
+            replay_seconds = time.perf_counter() - t1
+            with case_file.transaction() as session:
+                letters = session.scalar(select(func.count(Letter.id)))
+                journal = session.scalar(select(func.count(JournalEntry.id)))
+                outcomes = dict(session.execute(select(ReceivedEvent.status, func.count())
+                                                .group_by(ReceivedEvent.status)).all())
+        finally:
+            case_file.dispose()
+        size = sum(os.path.getsize(p) for p in Path(tmp).iterdir())
+    wall = receive_seconds + replay_seconds
+    return BenchResult(
+        journeys=journeys, years=years, seed=seed, events=events, simulated_days=len(days),
+        generate_seconds=round(generate_seconds, 3), receive_seconds=round(receive_seconds, 3),
+        replay_seconds=round(replay_seconds, 3), wall_seconds=round(wall, 3),
+        events_per_second=round(events / wall, 1),
+        monitor_median_seconds=round(statistics.median(monitor_times), 5),
+        monitor_max_seconds=round(max(monitor_times), 5),
+        ingest_median_seconds=round(statistics.median(ingest_times), 5),
+        letters=letters, journal_entries=journal, applied=outcomes.get("applied", 0),
+        rejected=outcomes.get("rejected", 0) + outcomes.get("error", 0),
+        peak_rss_mb=round(peak_rss_mb(), 1), database_mb=round(size / 2**20, 1),
+    )

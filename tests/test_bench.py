@@ -1,0 +1,95 @@
+"""The benchmark's journeys, replayed all at once through the batch engine, give every
+person the same timeline as replaying that person's journey alone. A correctness check
+of the batch engine (set-based loading, batches of many people, bulk receiving), not a
+timing test."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from collections import Counter, defaultdict
+
+import pytest
+
+from bench.generate import generate
+from inburgering.engine import service
+from inburgering.scenario.loader import parse_scenario
+from inburgering.scenario.runner import run_scenario
+from inburgering.store.db import CaseFile
+from inburgering.store.models import ReceivedEvent
+
+JOURNEYS = 300
+
+
+def busy_days_driver(case_file: CaseFile, days: list[dt.date]) -> None:
+    """Like the embedded driver, but skips days on which nothing is pending or due (they
+    change nothing): one person's three years take a few dozen days, not 1,096."""
+    from sqlalchemy import func, select
+
+    day, last = days[0], days[-1]
+    while day <= last:
+        service.ingest(case_file, day)
+        service.run_monitor(case_file, day)
+        with case_file.transaction() as session:
+            next_event = session.scalar(select(func.min(ReceivedEvent.event_date))
+                                        .where(ReceivedEvent.status == "pending"))
+            next_due = service.next_due_date(session)
+        candidates = [d for d in (next_event, next_due) if d is not None]
+        day = max(day + dt.timedelta(days=1), min(candidates)) if candidates else last + dt.timedelta(days=1)
+
+
+@pytest.fixture(scope="module")
+def journeys():
+    return generate(JOURNEYS, years=3, seed=7)
+
+
+def test_generation_is_deterministic_and_a_prefix_of_larger_runs(journeys):
+    again = generate(JOURNEYS, years=3, seed=7)
+    assert again.events == journeys.events
+    larger = generate(JOURNEYS + 50, years=3, seed=7)
+    assert [e for e in larger.events if int(e["person"][1:]) <= JOURNEYS] == journeys.events
+    assert generate(JOURNEYS, years=3, seed=8).events != journeys.events
+
+
+def test_the_mix_is_realistic(journeys):
+    types = Counter(e["type"] for e in journeys.events)
+    assert types["residence_permit_granted"] == types["bsn_registered"] == JOURNEYS
+    assert types["invoice_submitted"] > 5 * JOURNEYS and types["invoice_refused"] > 0
+    assert {e["channel"] for e in journeys.events if e["type"] == "exam_registered"} == {"online", "school", "form"}
+    assert {e["route"] for e in journeys.events if e["type"] == "agi_application_received"} == {"course", "alfa"}
+    results = Counter(e["passed"] for e in journeys.events if e["type"] == "exam_result")
+    assert results[True] > 0 and results[False] > 0
+
+
+def test_all_together_gives_each_person_the_timeline_of_their_journey_alone(journeys, tmp_path):
+    together = run_scenario(parse_scenario(journeys.scenario_doc()))
+    by_person = defaultdict(list)
+    for entry in together["timeline"]:
+        by_person[entry["person"]].append(entry)
+    refused = defaultdict(list)
+    for r in together["rejected"]:
+        refused[r["person"]].append((r["date"], r["reason"]))
+    kinds = Counter((e["kind"], e["type"]) for e in together["timeline"])
+    # The run exercised every process: letters, e-mails, payments, deferrals, alerts, AGI.
+    for expected in [("letter", "start_letter"), ("letter", "exam_invitation"), ("letter", "diploma"),
+                     ("email", "invoice_waiting"), ("email", "invoice_reminder"), ("payment", "school_paid"),
+                     ("payment", "payment_deferred"), ("notice", "invoice_refused_to_school"),
+                     ("alert", "invoice_waiting_long"), ("letter", "agi_decision"),
+                     ("letter", "alfa_test_invitation")]:
+        assert kinds[expected] > 0, expected
+
+    # Each person alone, on a copy of an empty, migrated case file.
+    template = tmp_path / "empty.db"
+    CaseFile(f"sqlite:///{template}").dispose()
+    doc = journeys.scenario_doc()
+    mismatches = []
+    for ref, person in journeys.people.items():
+        db = tmp_path / f"{ref}.db"
+        shutil.copy(template, db)
+        alone = run_scenario(
+            parse_scenario({**doc, "people": {ref: person}, "events": [e for e in doc["events"] if e["person"] == ref]}),
+            driver=busy_days_driver, database_url=f"sqlite:///{db}")
+        db.unlink()
+        if alone["timeline"] != by_person[ref] or [(r["date"], r["reason"]) for r in alone["rejected"]] != refused[ref]:
+            mismatches.append(ref)
+    assert not mismatches, f"{len(mismatches)} journeys differ when replayed alone, e.g. {mismatches[:5]}"
