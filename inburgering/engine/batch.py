@@ -79,6 +79,10 @@ class Batch:
         self.open_deadlines: dict[tuple[int, str], list[Deadline]] = {}  # (id(case), kind)
         self.journal: Counter[tuple[str, str]] = Counter()
         self.alerts: list[tuple[Case, str, dict]] = []
+        # Cases opened in this batch get their ids in one flush at the end (`finish`);
+        # what needs an id (a letter names its case) waits for it, in order.
+        self.new_cases: list[Case] = []
+        self._waiting_for_ids: list[Callable[[], None]] = []
 
     # ---- loading ------------------------------------------------------------------------
 
@@ -143,11 +147,11 @@ class Batch:
         case.status = transition.status
         if is_new:
             self.session.add(case)
-            self.session.flush([case])  # rows below need its id
+            self.new_cases.append(case)  # its id comes in `finish`; rows below refer to the object
             self._index_case(case)
         self.states[id(case)] = transition.state
         if status_changed:
-            self.session.add(CaseStatus(case_id=case.id, status=case.status, on_date=self.as_of, cause=cause))
+            self.session.add(CaseStatus(case=case, status=case.status, on_date=self.as_of, cause=cause))
         for action in transition.actions:
             self._carry_out(case, action)
 
@@ -162,7 +166,7 @@ class Batch:
             self._journal(case, "payment", action.type, jsonable(action.data))
         elif isinstance(action, OpenDeadline):
             self._cancel_deadlines(case, action.kind)
-            deadline = Deadline(case_id=case.id, kind=action.kind, due_on=action.due, data=jsonable(action.data),
+            deadline = Deadline(case=case, kind=action.kind, due_on=action.due, data=jsonable(action.data),
                                 state="open", opened_on=self.as_of)
             self.session.add(deadline)
             self.open_deadlines.setdefault((id(case), action.kind), []).append(deadline)
@@ -178,6 +182,22 @@ class Batch:
             deadline.state = "cancelled"
             deadline.closed_on = self.as_of
 
+    def with_id(self, case: Case, fill_in: Callable[[], None]) -> None:
+        """Run `fill_in` once `case` has its id: now, or in `finish` for a case opened in this batch."""
+        if case.id is not None and not self._waiting_for_ids:
+            fill_in()
+        else:
+            self._waiting_for_ids.append(fill_in)
+
+    def finish(self) -> None:
+        """Give the cases opened in this batch their ids (one flush) and fill in what waited for them."""
+        if self.new_cases:
+            self.session.flush(self.new_cases)
+            self.new_cases = []
+        waiting, self._waiting_for_ids = self._waiting_for_ids, []
+        for fill_in in waiting:
+            fill_in()
+
     def take_deadline(self, case: Case, deadline: Deadline) -> None:
         """Mark a due deadline fired so the transition it causes sees it closed."""
         deadline.state = "fired"
@@ -187,7 +207,7 @@ class Batch:
             open_list.remove(deadline)
 
     def _journal(self, case: Case, kind: str, type_: str, data: dict) -> JournalEntry:
-        entry = JournalEntry(case_id=case.id, person_id=case.person_id, on_date=self.as_of, kind=kind, type=type_,
+        entry = JournalEntry(case=case, person_id=case.person_id, on_date=self.as_of, kind=kind, type=type_,
                              data=data)
         self.session.add(entry)
         self.journal[(kind, type_)] += 1
@@ -197,13 +217,19 @@ class Batch:
         data = jsonable(action.data)
         entry = self._journal(case, action.kind, action.type, data)
         recipient = self.people[case.person_id].name if action.to == "person" else str(data.get("school", "school"))
-        rendered = render(action.type, kind=action.kind, recipient_name=recipient, case_label=f"case-{case.id}",
-                          on_date=self.as_of, data=data)
-        letter = Letter(journal=entry, case_id=case.id, recipient=action.to, kind=action.kind, type=action.type,
-                        on_date=self.as_of, subject=rendered.subject, body=rendered.body)
+        letter = Letter(journal=entry, recipient=action.to, kind=action.kind, type=action.type, on_date=self.as_of)
+        outbox = OutboxMessage(letter=letter, channel=CHANNEL_BY_KIND[action.kind], idempotency_key=uuid.uuid4().hex,
+                               created_on=self.as_of)
+
+        def fill_in() -> None:  # the letter names its case, so it is rendered once the case has its id
+            rendered = render(action.type, kind=action.kind, recipient_name=recipient, case_label=f"case-{case.id}",
+                              on_date=self.as_of, data=data)
+            letter.case_id = outbox.case_id = case.id
+            letter.subject, letter.body = rendered.subject, rendered.body
+
+        self.with_id(case, fill_in)
         self.session.add(letter)
-        self.session.add(OutboxMessage(case_id=case.id, letter=letter, channel=CHANNEL_BY_KIND[action.kind],
-                                       idempotency_key=uuid.uuid4().hex, created_on=self.as_of))
+        self.session.add(outbox)
 
 
 # Modules that add action types register their handlers when imported.

@@ -20,19 +20,29 @@ def cents(amount: Decimal) -> int:
 
 
 def record(batch: Batch, case: Case, action: LedgerEntry) -> None:
-    batch.session.add(LoanLedgerEntry(
-        person_id=case.person_id, case_id=case.id, on_date=batch.as_of, entry=action.entry,
+    entry = LoanLedgerEntry(
+        person_id=case.person_id, on_date=batch.as_of, entry=action.entry,
         amount_cents=cents(action.amount), loan_left_cents=cents(action.loan_left), quarter=action.quarter,
         invoice_number=action.invoice_number, school=action.school,
-    ))
+    )
+    batch.session.add(entry)
+    order = None
     if action.entry == "school_paid":
-        batch.session.add(OutboxMessage(
-            case_id=case.id, channel="payment", created_on=batch.as_of,
-            idempotency_key=f"school_paid:case-{case.id}:{action.quarter}",
+        order = OutboxMessage(
+            channel="payment", created_on=batch.as_of,
             payload=jsonable({"type": "school_paid", "school": action.school,
                               "invoice_number": action.invoice_number, "amount": action.amount,
                               "quarter": action.quarter}),
-        ))
+        )
+        batch.session.add(order)
+
+    def fill_in() -> None:  # the rows name the case (and the payment order's key), known once it has its id
+        entry.case_id = case.id
+        if order is not None:
+            order.case_id = case.id
+            order.idempotency_key = f"school_paid:case-{case.id}:{action.quarter}"
+
+    batch.with_id(case, fill_in)
 
 
 register_action(LedgerEntry, record)

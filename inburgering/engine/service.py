@@ -228,7 +228,10 @@ def ingest(case_file: CaseFile, as_of: dt.date, *, batch_size: int = DEFAULT_BAT
             batch.load_people(r.person_id for r in rows)
             for row in rows:
                 _apply_event(batch, row, report)
+            batch.finish()
             report.journal.update(batch.journal)
+        if len(rows) < batch_size:  # that was the last of them: applying events receives none
+            return report
 
 
 def _apply_event(batch: Batch, row: ReceivedEvent, report: IngestReport) -> None:
@@ -260,7 +263,8 @@ def _apply_event(batch: Batch, row: ReceivedEvent, report: IngestReport) -> None
         report.errors += 1
         return
     batch.commit_transition(case, transition, cause=event.type)  # type: ignore[attr-defined]
-    row.status, row.case_id = "applied", case.id
+    row.status = "applied"
+    batch.with_id(case, lambda: setattr(row, "case_id", case.id))
     report.applied += 1
 
 
@@ -310,6 +314,7 @@ def run_monitor(case_file: CaseFile, as_of: dt.date, *, batch_size: int = DEFAUL
                 transition = process.on_timer(batch.state_of(case), timer, batch.context(case.person_id))
                 batch.commit_transition(case, transition, cause=f"timer:{deadline.kind}")
                 report.fired[deadline.kind] += 1
+            batch.finish()
             report.journal.update(batch.journal)
             report.alerts += [{"case": f"case-{c.id}", "process": c.process, "type": t, **d}
                               for c, t, d in batch.alerts]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from contextlib import contextmanager
 from collections.abc import Iterator
 from pathlib import Path
@@ -71,8 +72,22 @@ def _json_value(value):  # noqa: ANN001
 
 
 def load_policy(session: Session) -> Policy:
-    rows = session.scalars(select(PolicyValue)).all()
-    return Policy.from_entries([PolicyEntry(r.key, r.valid_from, parse_value(r.key, r.value)) for r in rows])
+    """The policy in the case file. Read every time (it can change between batches); parsed
+    again only when the rows differ from the last ones parsed."""
+    rows = tuple(session.execute(select(PolicyValue.key, PolicyValue.valid_from, PolicyValue.value)
+                                 .order_by(PolicyValue.id)).tuples())
+    fingerprint = json.dumps(rows, default=str)
+    cached = _parsed_policy.get(fingerprint)
+    if cached is None:
+        cached = Policy.from_entries([PolicyEntry(key, valid_from, parse_value(key, value))
+                                      for key, valid_from, value in rows])
+        if len(_parsed_policy) > 16:
+            _parsed_policy.clear()
+        _parsed_policy[fingerprint] = cached
+    return cached
+
+
+_parsed_policy: dict[str, Policy] = {}
 
 
 class CaseFile:
