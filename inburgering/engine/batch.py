@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from inburgering.domain.events import Event
@@ -83,6 +83,9 @@ class Batch:
         # what needs an id (a letter names its case) waits for it, in order.
         self.new_cases: list[Case] = []
         self._waiting_for_ids: list[Callable[[], None]] = []
+        # On SQLite the batch numbers its new rows itself (see `new_id`).
+        self._numbers_rows = session.get_bind().dialect.name == "sqlite"
+        self._last_id: dict[type, int] = {}
 
     # ---- loading ------------------------------------------------------------------------
 
@@ -146,12 +149,14 @@ class Batch:
         status_changed = case.status != transition.status
         case.status = transition.status
         if is_new:
+            case.id = self.new_id(Case)
             self.session.add(case)
-            self.new_cases.append(case)  # its id comes in `finish`; rows below refer to the object
+            if case.id is None:
+                self.new_cases.append(case)  # its id comes in `finish`; rows below refer to the object
             self._index_case(case)
         self.states[id(case)] = transition.state
         if status_changed:
-            self.session.add(CaseStatus(case=case, status=case.status, on_date=self.as_of, cause=cause))
+            self.session.add(CaseStatus(id=self.new_id(CaseStatus), case=case, status=case.status, on_date=self.as_of, cause=cause))
         for action in transition.actions:
             self._carry_out(case, action)
 
@@ -166,7 +171,7 @@ class Batch:
             self._journal(case, "payment", action.type, jsonable(action.data))
         elif isinstance(action, OpenDeadline):
             self._cancel_deadlines(case, action.kind)
-            deadline = Deadline(case=case, kind=action.kind, due_on=action.due, data=jsonable(action.data),
+            deadline = Deadline(id=self.new_id(Deadline), case=case, kind=action.kind, due_on=action.due, data=jsonable(action.data),
                                 state="open", opened_on=self.as_of)
             self.session.add(deadline)
             self.open_deadlines.setdefault((id(case), action.kind), []).append(deadline)
@@ -181,6 +186,24 @@ class Batch:
         for deadline in self.open_deadlines.pop((id(case), kind), []):
             deadline.state = "cancelled"
             deadline.closed_on = self.as_of
+
+    def new_id(self, model: type) -> int | None:
+        """The id of a new row of `model`, or None to let the database choose it at the flush.
+
+        SQLAlchemy cannot send many INSERT ... RETURNING rows to SQLite in one statement and
+        still know which id belongs to which row, so it inserts rows one by one. On SQLite
+        the batch numbers them itself, as SQLite would (the highest id + 1), and they go in
+        one executemany per table. That is safe: SQLite lets one transaction write at a time,
+        and a transaction whose snapshot another writer changed cannot start writing
+        (SQLITE_BUSY_SNAPSHOT), so no other connection can take these ids meanwhile."""
+        if not self._numbers_rows:
+            return None
+        last = self._last_id.get(model)
+        if last is None:
+            with self.session.no_autoflush:  # rows the batch made so far are numbered already
+                last = self.session.scalar(select(func.max(model.id))) or 0
+        self._last_id[model] = last + 1
+        return last + 1
 
     def with_id(self, case: Case, fill_in: Callable[[], None]) -> None:
         """Run `fill_in` once `case` has its id: now, or in `finish` for a case opened in this batch."""
@@ -207,7 +230,7 @@ class Batch:
             open_list.remove(deadline)
 
     def _journal(self, case: Case, kind: str, type_: str, data: dict) -> JournalEntry:
-        entry = JournalEntry(case=case, person_id=case.person_id, on_date=self.as_of, kind=kind, type=type_,
+        entry = JournalEntry(id=self.new_id(JournalEntry), case=case, person_id=case.person_id, on_date=self.as_of, kind=kind, type=type_,
                              data=data)
         self.session.add(entry)
         self.journal[(kind, type_)] += 1
@@ -217,8 +240,8 @@ class Batch:
         data = jsonable(action.data)
         entry = self._journal(case, action.kind, action.type, data)
         recipient = self.people[case.person_id].name if action.to == "person" else str(data.get("school", "school"))
-        letter = Letter(journal=entry, recipient=action.to, kind=action.kind, type=action.type, on_date=self.as_of)
-        outbox = OutboxMessage(letter=letter, channel=CHANNEL_BY_KIND[action.kind], idempotency_key=uuid.uuid4().hex,
+        letter = Letter(id=self.new_id(Letter), journal=entry, recipient=action.to, kind=action.kind, type=action.type, on_date=self.as_of)
+        outbox = OutboxMessage(id=self.new_id(OutboxMessage), letter=letter, channel=CHANNEL_BY_KIND[action.kind], idempotency_key=uuid.uuid4().hex,
                                created_on=self.as_of)
 
         def fill_in() -> None:  # the letter names its case, so it is rendered once the case has its id

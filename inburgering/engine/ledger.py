@@ -21,7 +21,7 @@ def cents(amount: Decimal) -> int:
 
 def record(batch: Batch, case: Case, action: LedgerEntry) -> None:
     entry = LoanLedgerEntry(
-        person_id=case.person_id, on_date=batch.as_of, entry=action.entry,
+        id=batch.new_id(LoanLedgerEntry), person_id=case.person_id, on_date=batch.as_of, entry=action.entry,
         amount_cents=cents(action.amount), loan_left_cents=cents(action.loan_left), quarter=action.quarter,
         invoice_number=action.invoice_number, school=action.school,
     )
@@ -29,7 +29,7 @@ def record(batch: Batch, case: Case, action: LedgerEntry) -> None:
     order = None
     if action.entry == "school_paid":
         order = OutboxMessage(
-            channel="payment", created_on=batch.as_of,
+            id=batch.new_id(OutboxMessage), channel="payment", created_on=batch.as_of,
             payload=jsonable({"type": "school_paid", "school": action.school,
                               "invoice_number": action.invoice_number, "amount": action.amount,
                               "quarter": action.quarter}),

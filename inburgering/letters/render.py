@@ -31,11 +31,23 @@ def _date(value: Any, locale: str) -> str:
         return "—"
     if isinstance(value, str):
         value = dt.date.fromisoformat(value)
-    return format_date(value, format="long", locale=locale)
+    return _long_date(value, locale)
 
 
 def _money(value: Any, locale: str) -> str:
-    return format_currency(Decimal(str(value)), "EUR", locale=locale)
+    return _euro(str(value), locale)
+
+
+# Babel's formatting is the costliest part of a letter, and the same dates and amounts
+# recur in thousands of letters a day: each is formatted once.
+@lru_cache(maxsize=8192)
+def _long_date(value: dt.date, locale: str) -> str:
+    return format_date(value, format="long", locale=locale)
+
+
+@lru_cache(maxsize=8192)
+def _euro(value: str, locale: str) -> str:
+    return format_currency(Decimal(value), "EUR", locale=locale)
 
 
 @lru_cache(maxsize=1)
