@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import uuid
 from typing import Any
 
@@ -11,6 +10,7 @@ from prefect import get_run_logger, task
 from sqlalchemy import select
 
 from inburgering.engine import board, service
+from inburgering.engine.batch import CHANNEL_BY_KIND
 from inburgering.engine.errors import InputError
 from inburgering.store.db import CaseFile
 from inburgering.domain.calendar import today_in_amsterdam
@@ -96,8 +96,8 @@ def resend_letter(case_id: int, letter_type: str, today: dt.date) -> dict:
                                 .order_by(Letter.id.desc()).limit(1))
         if letter is None:
             raise InputError(f"case-{case_id} has no {letter_type} letter to resend")
-        channel = {"letter": "post", "email": "email", "notice": "school"}[letter.kind]
-        session.add(OutboxMessage(case_id=case_id, letter_id=letter.id, channel=channel, created_on=today,
+        session.add(OutboxMessage(case_id=case_id, letter_id=letter.id, channel=CHANNEL_BY_KIND[letter.kind],
+                                  created_on=today,
                                   idempotency_key=uuid.uuid4().hex, payload={"resent": True}))
         return {"letter": letter.id, "type": letter.type, "dated": letter.on_date.isoformat()}
 
@@ -109,7 +109,3 @@ def set_hold(letter_type: str, hold: bool, today: dt.date, reason: str) -> int:
             service.hold_letters(session, letter_type, from_day=today, reason=reason)
             return 1
         return service.release_letters(session, letter_type, on_day=today)
-
-
-def database_is_default() -> bool:
-    return "INBURGERING_DATABASE_URL" not in os.environ

@@ -1,11 +1,8 @@
-"""Running scenarios from tests: from a shared file or an inline YAML text."""
+"""Running scenarios from tests: from a shared file or built from a list of events."""
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
-
-import yaml
 
 from inburgering.scenario.loader import Scenario, load_scenario, parse_scenario
 from inburgering.scenario.runner import run_scenario
@@ -14,16 +11,6 @@ PEOPLE = {
     "p1": {"bsn": "123456782", "name": "Amina Yusuf", "email": "amina@example.org", "born": "1990-05-01"},
     "p2": {"bsn": "111222333", "name": "Karim Haddad", "email": "karim@example.org", "born": "1985-11-23"},
 }
-
-
-def scenario_from(text: str) -> Scenario:
-    return parse_scenario(yaml.load(textwrap.dedent(text), Loader=_loader()))
-
-
-def _loader():
-    from inburgering.scenario.loader import _Loader
-
-    return _Loader
 
 
 def make_scenario(events: list[dict], *, start: str, until: str, policy: dict | None = None,

@@ -25,14 +25,6 @@ def today_in_amsterdam() -> dt.date:
     return pendulum.now(TIMEZONE).date()
 
 
-def as_date(value: dt.date | str) -> dt.date:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    return dt.date.fromisoformat(value)
-
-
 @lru_cache(maxsize=256)
 def atw_holidays(year: int) -> frozenset[dt.date]:
     """Days the Algemene termijnenwet treats as holidays in `year`."""

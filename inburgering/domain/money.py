@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 
 CENT = Decimal("0.01")
 
@@ -20,10 +20,6 @@ def money(value: str | int | Decimal) -> Decimal:
     if amount != amount.quantize(CENT):
         raise ValueError(f"{value!r} has more than two decimals; amounts are in whole cents")
     return amount.quantize(CENT)
-
-
-def round_cents(amount: Decimal) -> Decimal:
-    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def fmt(amount: Decimal) -> str:

@@ -67,11 +67,6 @@ def _parts(value: Any) -> str:
     return ",".join(parts)
 
 
-def register_policy_key(name: str, parser: Any) -> None:
-    """Processes declare the policy keys they add, with how to read them."""
-    _PARSERS[name] = parser
-
-
 def _choice(value: Any, options: tuple[str, ...]) -> str:
     if str(value) not in options:
         raise ValueError(f"must be one of {', '.join(options)}")
