@@ -133,7 +133,7 @@ class ExamsProcess(Process):
         return ExamsState(opened_on=event.date)
 
     def on_event(self, state: ExamsState, event: Event, ctx: Context) -> Transition:
-        state = state.model_copy(deep=True)
+        state = state.copy_to_change()
         if state.diploma_on is not None:
             raise EventRejected(f"the diploma was issued on {state.diploma_on.isoformat()}: no further exams are needed")
         handler = {
@@ -146,7 +146,7 @@ class ExamsProcess(Process):
         return self._settle(state, ctx, handler(state, event, ctx))
 
     def on_timer(self, state: ExamsState, timer: Timer, ctx: Context) -> Transition:
-        state = state.model_copy(deep=True)
+        state = state.copy_to_change()
         actions: list[Action] = []
         if timer.kind == HELD_LETTERS:
             actions = self._send_held(state, ctx)

@@ -156,7 +156,7 @@ class ExemptionProcess(Process):
     # ---- events -----------------------------------------------------------------------------
 
     def on_event(self, state: ExemptionProcessState, event: Event, ctx: Context) -> Transition:
-        state = state.model_copy(deep=True)
+        state = state.copy_to_change()
         if isinstance(event, AgiApplicationReceived):
             self._apply(state, event, ctx)
         elif isinstance(event, SchoolDeclarationReceived):
@@ -250,7 +250,7 @@ class ExemptionProcess(Process):
     # ---- timers -------------------------------------------------------------------------------
 
     def on_timer(self, state: ExemptionProcessState, timer: Timer, ctx: Context) -> Transition:
-        state = state.model_copy(deep=True)
+        state = state.copy_to_change()
         actions: list = []
         if timer.kind == REMINDER and state.test_paid_on is None and state.closed_on is None:
             state.test_reminder_due_on = ctx.today

@@ -109,7 +109,7 @@ class IntakeProcess(Process):
         return IntakeState(opened_on=event.date)
 
     def on_event(self, state: IntakeState, event: Event, ctx: Context) -> Transition:
-        state = state.model_copy(deep=True)
+        state = state.copy_to_change()
         if isinstance(event, PipEstablished):
             return self._pip(state, event, ctx)
         if isinstance(event, ResidencePermitGranted):
@@ -134,7 +134,7 @@ class IntakeProcess(Process):
         return self._settle(state, ctx, [])
 
     def on_timer(self, state: IntakeState, timer: Timer, ctx: Context) -> Transition:
-        state = state.model_copy(deep=True)
+        state = state.copy_to_change()
         actions = []
         if timer.kind == "start_letter_overdue" and state.start_letter_on is None:
             state.overdue_alerted_on = ctx.today

@@ -257,7 +257,7 @@ class InvoicingProcess(Process):
     # -- events -------------------------------------------------------------------------
 
     def on_event(self, state: InvoicingState, event: Event, ctx: Context) -> Transition:
-        state = state.model_copy(deep=True)
+        state = state.copy_to_change()
         if isinstance(event, LoanGranted):
             return self._set_loan(state, event, ctx)
         if isinstance(event, InvoiceSubmitted):
@@ -329,7 +329,7 @@ class InvoicingProcess(Process):
     # -- timers -------------------------------------------------------------------------
 
     def on_timer(self, state: InvoicingState, timer: Timer, ctx: Context) -> Transition:
-        state = state.model_copy(deep=True)
+        state = state.copy_to_change()
         file = state.invoice
         actions: list[Action] = []
         if file is None:
