@@ -10,39 +10,34 @@ from __future__ import annotations
 from decimal import Decimal
 
 from inburgering.domain.invoicing_ledger import LedgerEntry
-from inburgering.engine.batch import Batch, register_action
+from inburgering.engine.batch import Batch, CaseRecord, register_action
 from inburgering.engine.jsonable import jsonable
-from inburgering.store.models import Case, LoanLedgerEntry, OutboxMessage
+from inburgering.store.models import LoanLedgerEntry, OutboxMessage
 
 
 def cents(amount: Decimal) -> int:
     return int(amount.scaleb(2).to_integral_exact())
 
 
-def record(batch: Batch, case: Case, action: LedgerEntry) -> None:
-    entry = LoanLedgerEntry(
-        id=batch.new_id(LoanLedgerEntry), person_id=case.person_id, on_date=batch.as_of, entry=action.entry,
-        amount_cents=cents(action.amount), loan_left_cents=cents(action.loan_left), quarter=action.quarter,
-        invoice_number=action.invoice_number, school=action.school,
-    )
-    batch.session.add(entry)
-    order = None
-    if action.entry == "school_paid":
-        order = OutboxMessage(
-            id=batch.new_id(OutboxMessage), channel="payment", created_on=batch.as_of,
-            payload=jsonable({"type": "school_paid", "school": action.school,
-                              "invoice_number": action.invoice_number, "amount": action.amount,
-                              "quarter": action.quarter}),
-        )
-        batch.session.add(order)
+def record(batch: Batch, case: CaseRecord, action: LedgerEntry) -> None:
+    batch.add_row(LoanLedgerEntry, {
+        "person_id": case.person_id, "case_id": case, "on_date": batch.as_of, "entry": action.entry,
+        "amount_cents": cents(action.amount), "loan_left_cents": cents(action.loan_left), "quarter": action.quarter,
+        "invoice_number": action.invoice_number, "school": action.school,
+    })
+    if action.entry != "school_paid":
+        return
+    order = batch.add_row(OutboxMessage, {
+        "case_id": case, "letter_id": None, "channel": "payment", "created_on": batch.as_of, "status": "pending",
+        "attempts": 0, "idempotency_key": None,
+        "payload": jsonable({"type": "school_paid", "school": action.school, "invoice_number": action.invoice_number,
+                             "amount": action.amount, "quarter": action.quarter}),
+    })
 
-    def fill_in() -> None:  # the rows name the case (and the payment order's key), known once it has its id
-        entry.case_id = case.id
-        if order is not None:
-            order.case_id = case.id
-            order.idempotency_key = f"school_paid:case-{case.id}:{action.quarter}"
+    def fill_in() -> None:  # the key names the case, known once it has its id
+        order.values["idempotency_key"] = f"school_paid:case-{case.id}:{action.quarter}"
 
-    batch.with_id(case, fill_in)
+    batch.after_ids(fill_in)
 
 
 register_action(LedgerEntry, record)

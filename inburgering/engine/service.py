@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import func, insert, select
+from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.orm import Session
 
 from inburgering.domain.bsn import validate_bsn
@@ -28,7 +28,7 @@ from inburgering.store.models import Case, Deadline, LetterHold, Person, Receive
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BATCH = 500
+DEFAULT_BATCH = 2000
 
 
 # ---- people -------------------------------------------------------------------------------
@@ -216,55 +216,54 @@ def ingest(case_file: CaseFile, as_of: dt.date, *, batch_size: int = DEFAULT_BAT
     report = IngestReport()
     while True:
         with case_file.transaction() as session:
-            rows = session.scalars(
-                select(ReceivedEvent)
-                .where(ReceivedEvent.status == "pending", ReceivedEvent.event_date <= as_of)
-                .order_by(ReceivedEvent.event_date, ReceivedEvent.id)
-                .limit(batch_size)
-            ).all()
+            rows = session.execute(_PENDING_EVENTS, {"as_of": as_of, "limit": batch_size}).all()
             if not rows:
                 return report
             batch = Batch(session, as_of, load_policy(session), held_letter_types(session, as_of))
-            batch.load_people(r.person_id for r in rows)
-            for row in rows:
-                _apply_event(batch, row, report)
+            batch.load_people(person_id for _, person_id, _ in rows)
+            for inbox_id, person_id, payload in rows:
+                _apply_event(batch, inbox_id, person_id, payload, report)
             batch.finish()
             report.journal.update(batch.journal)
         if len(rows) < batch_size:  # that was the last of them: applying events receives none
             return report
 
 
-def _apply_event(batch: Batch, row: ReceivedEvent, report: IngestReport) -> None:
-    row.processed_on = batch.as_of
-    event = parse_event(row.payload)
+_PENDING_EVENTS = (select(ReceivedEvent.id, ReceivedEvent.person_id, ReceivedEvent.payload)
+                   .where(ReceivedEvent.status == "pending", ReceivedEvent.event_date <= bindparam("as_of"))
+                   .order_by(ReceivedEvent.event_date, ReceivedEvent.id)
+                   .limit(bindparam("limit")))
+
+
+def _apply_event(batch: Batch, inbox_id: int, person_id: int, payload: dict, report: IngestReport) -> None:
+    event = parse_event(payload)
     process = process_for(event)
     try:
         if process is None:
             raise EventRejected(f"no process handles {event.type} events yet")  # type: ignore[attr-defined]
-        ctx = batch.context(row.person_id)
+        ctx = batch.context(person_id)
         key = process.case_key(event, ctx)
-        case = batch.cases.get((row.person_id, process.name, key))
+        case = batch.cases.get((person_id, process.name, key))
         if case is not None and case.closed_on is not None and not process.opens_case(event):
             case = None
         if case is None:
             if not process.opens_case(event):
                 raise EventRejected(process.no_case_reason(event))
-            case, state = batch.new_case(row.person_id, process, key, event, ctx)
+            case, state = batch.new_case(person_id, process, key, event, ctx)
         else:
             state = batch.state_of(case)
         transition = process.on_event(state, event, ctx)
     except EventRejected as rejected:
-        row.status, row.reason = "rejected", rejected.reason
+        batch.record_outcome(inbox_id, "rejected", rejected.reason)
         report.rejected += 1
         return
     except Exception as exc:  # a bug must not block the inbox: park the event for staff
-        log.exception("event %s could not be applied", row.id)
-        row.status, row.reason = "error", f"{type(exc).__name__}: {exc}"
+        log.exception("event %s could not be applied", inbox_id)
+        batch.record_outcome(inbox_id, "error", f"{type(exc).__name__}: {exc}")
         report.errors += 1
         return
     batch.commit_transition(case, transition, cause=event.type)  # type: ignore[attr-defined]
-    row.status = "applied"
-    batch.with_id(case, lambda: setattr(row, "case_id", case.id))
+    batch.record_outcome(inbox_id, "applied", case=case)
     report.applied += 1
 
 
@@ -287,38 +286,35 @@ def run_monitor(case_file: CaseFile, as_of: dt.date, *, batch_size: int = DEFAUL
     report = MonitorReport(as_of)
     for _ in range(MAX_ROUNDS):
         with case_file.transaction() as session:
-            due = session.scalars(
-                select(Deadline)
-                .where(Deadline.state == "open", Deadline.due_on <= as_of)
-                .order_by(Deadline.due_on, Deadline.id)
-                .limit(batch_size)
-            ).all()
+            due = session.execute(_DUE_DEADLINES, {"as_of": as_of, "limit": batch_size}).all()
             if not due:
                 return report
             batch = Batch(session, as_of, load_policy(session), held_letter_types(session, as_of))
-            case_rows = session.execute(
-                select(Case.id, Case.person_id).where(Case.id.in_({d.case_id for d in due}))
-            ).all()
-            batch.load_people(person_id for _, person_id in case_rows)
-            case_by_id = {c.id: c for c in batch.cases.values()}
-            for stale in due:
-                case = case_by_id[stale.case_id]
-                # Use the batch's own copy: an earlier timer in this batch may have closed it.
-                deadline = next((d for d in batch.open_deadlines.get((id(case), stale.kind), []) if d.id == stale.id),
-                                None)
-                if deadline is None:
+            batch.load_people(person_id for _, person_id in due)
+            open_by_id = {d.id: d for d in batch.deadlines}
+            for deadline_id, _ in due:
+                # The batch's own record: an earlier timer in this batch may have closed it.
+                deadline = open_by_id[deadline_id]
+                if deadline.state != "open":
                     continue
+                case = deadline.case
                 batch.take_deadline(case, deadline)
-                process = process_named(case.process)
                 timer = Timer(deadline.kind, deadline.due_on, deadline.data)
-                transition = process.on_timer(batch.state_of(case), timer, batch.context(case.person_id))
+                transition = process_named(case.process).on_timer(batch.state_of(case), timer,
+                                                                  batch.context(case.person_id))
                 batch.commit_transition(case, transition, cause=f"timer:{deadline.kind}")
                 report.fired[deadline.kind] += 1
             batch.finish()
             report.journal.update(batch.journal)
-            report.alerts += [{"case": f"case-{c.id}", "process": c.process, "type": t, **d}
-                              for c, t, d in batch.alerts]
+            report.alerts += [{"case": c.label, "process": c.process, "type": t, **d} for c, t, d in batch.alerts]
     raise RuntimeError(f"deadline monitor did not settle for {as_of} after {MAX_ROUNDS} rounds")
+
+
+_DUE_DEADLINES = (select(Deadline.id, Case.person_id)
+                  .join(Case, Case.id == Deadline.case_id)
+                  .where(Deadline.state == "open", Deadline.due_on <= bindparam("as_of"))
+                  .order_by(Deadline.due_on, Deadline.id)
+                  .limit(bindparam("limit")))
 
 
 def next_due_date(session: Session) -> dt.date | None:
