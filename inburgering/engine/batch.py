@@ -382,9 +382,9 @@ class Batch:
         inserted and every table's rows go in one statement.
 
         PostgreSQL hands them out from the column's sequence. SQLite has none: the batch
-        numbers the rows as SQLite would (the highest id + 1). That is safe: SQLite lets one
-        transaction write at a time, and a transaction whose snapshot another writer changed
-        cannot start writing (SQLITE_BUSY_SNAPSHOT), so no other connection takes these ids."""
+        numbers the rows as SQLite would (the highest id + 1). Should another worker insert
+        rows of the table meanwhile, the INSERT fails on the primary key and the whole batch
+        rolls back (its task is retried): an id is never taken twice and nothing is overwritten."""
         if count == 0:
             return []
         if self.connection.dialect.name == "sqlite":
