@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from inburgering.demo import demo_bsn
@@ -51,23 +52,44 @@ class Journeys:
 
 
 def generate(journeys: int, *, years: int = 3, seed: int = 1, start: dt.date = dt.date(2023, 1, 1)) -> Journeys:
-    until = dt.date(start.year + years, start.month, start.day) - dt.timedelta(days=1)
-    out = Journeys(start, until)
-    per_person: list[list[dict]] = []
-    for i in range(journeys):
-        rng = random.Random(f"{seed}:{i}")
-        ref = f"j{i + 1}"
-        out.people[ref] = {"bsn": demo_bsn(i + 1), "name": f"{rng.choice(FIRST)} {rng.choice(LAST)}",
-                           "email": f"{ref}@example.org",
-                           "born": dt.date(rng.randint(1960, 2004), rng.randint(1, 12), rng.randint(1, 28))}
-        per_person.append([e for e in _journey(rng, ref, start, until, years) if e["date"] <= until])
-    merged = sorted((e for events in per_person for e in events), key=lambda e: e["date"])  # stable
-    for e in merged:
-        for k, v in e.items():
-            if isinstance(v, dt.date):
-                e[k] = v.isoformat()
-    out.events = merged
+    """All journeys at once, their events merged in date order (tests, the peers)."""
+    out = Journeys(start, _until(start, years))
+    per_person = []
+    for chunk in generate_chunks(journeys, years=years, seed=seed, start=start, chunk=journeys or 1):
+        out.people.update(chunk.people)
+        per_person.append(chunk.events)
+    out.events = sorted((e for events in per_person for e in events), key=lambda e: e["date"])  # stable
     return out
+
+
+def generate_chunks(journeys: int, *, years: int = 3, seed: int = 1, start: dt.date = dt.date(2023, 1, 1),
+                    chunk: int = 2000) -> Iterator[Journeys]:
+    """The same journeys, `chunk` at a time, so 10^5 of them never sit in memory together.
+
+    A chunk's events are journey by journey, each journey's in date order. Received in that
+    order, a day's events keep the order of the merged stream (person by person, each
+    person's in their order), which is the order the engine applies a day's events in."""
+    until = _until(start, years)
+    for first in range(0, journeys, chunk):
+        out = Journeys(start, until)
+        for i in range(first, min(first + chunk, journeys)):
+            rng = random.Random(f"{seed}:{i}")
+            ref = f"j{i + 1}"
+            out.people[ref] = {"bsn": demo_bsn(i + 1), "name": f"{rng.choice(FIRST)} {rng.choice(LAST)}",
+                               "email": f"{ref}@example.org",
+                               "born": dt.date(rng.randint(1960, 2004), rng.randint(1, 12), rng.randint(1, 28))}
+            events = sorted((e for e in _journey(rng, ref, start, until, years) if e["date"] <= until),
+                            key=lambda e: e["date"])
+            for e in events:
+                for k, v in e.items():
+                    if isinstance(v, dt.date):
+                        e[k] = v.isoformat()
+            out.events += events
+        yield out
+
+
+def _until(start: dt.date, years: int) -> dt.date:
+    return dt.date(start.year + years, start.month, start.day) - dt.timedelta(days=1)
 
 
 def _d(day: dt.date, days: int) -> dt.date:
