@@ -279,6 +279,9 @@ class Batch:
         if deadline in open_list:
             open_list.remove(deadline)
 
+    def opened_deadlines_due_by(self, day: dt.date) -> bool:
+        return any(d.new and d.state == "open" and d.due_on <= day for d in self.deadlines)
+
     def add_row(self, model: type, values: dict[str, Any]) -> NewRow:
         """A row for `model`'s table, inserted in `finish` (see NewRow for references)."""
         row = NewRow(model.__table__, values)  # type: ignore[attr-defined]
@@ -323,11 +326,11 @@ class Batch:
         new_deadlines = [(d, self.add_row(Deadline, {
             "case_id": d.case, "kind": d.kind, "due_on": d.due_on, "data": d.data, "state": d.state,
             "opened_on": d.opened_on, "closed_on": d.closed_on})) for d in self.deadlines if d.new]
-        for case, new_id in zip(self.new_cases, self._allocate_ids(CASES, len(self.new_cases))):
+        for case, new_id in zip(self.new_cases, allocate_ids(self.connection, CASES, len(self.new_cases))):
             case.id = new_id
             self.case_by_id[new_id] = case
         for table, rows in self.new_rows.items():
-            for row, new_id in zip(rows, self._allocate_ids(table, len(rows))):
+            for row, new_id in zip(rows, allocate_ids(self.connection, table, len(rows))):
                 row.id = new_id
         for deadline, row in new_deadlines:
             deadline.id = row.id
@@ -377,20 +380,20 @@ class Batch:
                 "late_since": case.late_since, "state": case.state.model_dump(mode="json"),  # type: ignore[union-attr]
                 "opened_on": case.opened_on, "updated_on": case.updated_on, "closed_on": case.closed_on}
 
-    def _allocate_ids(self, table: Table, count: int) -> list[int]:
-        """Ids for `count` new rows of `table`, so rows can refer to each other before they are
-        inserted and every table's rows go in one statement.
+def allocate_ids(connection: Connection, table: Table, count: int) -> list[int]:
+    """Ids for `count` new rows of `table`, so rows can refer to each other before they are
+    inserted and every table's rows go in one statement.
 
-        PostgreSQL hands them out from the column's sequence. SQLite has none: the batch
-        numbers the rows as SQLite would (the highest id + 1). Should another worker insert
-        rows of the table meanwhile, the INSERT fails on the primary key and the whole batch
-        rolls back (its task is retried): an id is never taken twice and nothing is overwritten."""
-        if count == 0:
-            return []
-        if self.connection.dialect.name == "sqlite":
-            last = self.connection.scalar(_LAST_ID[table]) or 0
-            return list(range(last + 1, last + count + 1))
-        return list(self.connection.scalars(_NEXT_IDS, {"table": table.name, "count": count}))
+    PostgreSQL hands them out from the column's sequence. SQLite has none: the rows are
+    numbered as SQLite would (the highest id + 1). Should another worker insert rows of
+    the table meanwhile, the INSERT fails on the primary key and the whole transaction
+    rolls back (its task is retried): an id is never taken twice and nothing is overwritten."""
+    if count == 0:
+        return []
+    if connection.dialect.name == "sqlite":
+        last = connection.scalar(_LAST_ID[table]) or 0
+        return list(range(last + 1, last + count + 1))
+    return list(connection.scalars(_NEXT_IDS, {"table": table.name, "count": count}))
 
 
 def _resolved(row: NewRow) -> dict[str, Any]:

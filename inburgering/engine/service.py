@@ -21,7 +21,7 @@ from inburgering.domain.bsn import validate_bsn
 from inburgering.domain.events import EVENT_TYPES, Event, event_payload, parse_event
 from inburgering.domain.process import EventRejected, Timer
 from inburgering.domain.registry import process_for, process_named
-from inburgering.engine.batch import Batch, held_letter_types
+from inburgering.engine.batch import INBOX, Batch, allocate_ids, held_letter_types
 from inburgering.engine.errors import InputError, describe_validation_error
 from inburgering.store.db import CaseFile, load_policy
 from inburgering.store.models import Case, Deadline, LetterHold, Person, ReceivedEvent
@@ -159,38 +159,23 @@ def receive_many(session: Session, items: list[tuple[dict[str, Any] | Event, str
         originals.update((k, (i, s)) for k, i, s in session.execute(
             select(ReceivedEvent.idempotency_key, ReceivedEvent.id, ReceivedEvent.source)
             .where(ReceivedEvent.idempotency_key.in_(unique[start:start + _INSERT_CHUNK]))).all())
-    pending: list[dict] = []  # rows not yet inserted; a duplicate of one of them waits for its id
-
-    def insert_pending() -> None:
-        if pending:
-            ids = session.scalars(insert(ReceivedEvent).returning(ReceivedEvent.id, sort_by_parameter_order=True),
-                                  pending).all()
-            for row, new_id in zip(pending, ids):
-                if row["idempotency_key"] is not None:
-                    originals[row["idempotency_key"]] = (new_id, row["source"])
-            pending.clear()
-
-    in_pending: set[str] = set()
-    for event, key, (_, source, received_on) in zip(events, keys, items):
-        row = {"person_id": person_ids[event.person], "type": event.type, "event_date": event.date,
+    new_ids = allocate_ids(session.connection(), INBOX, len(events))  # in arrival order
+    rows: list[dict] = []
+    for event, key, new_id, (_, source, received_on) in zip(events, keys, new_ids, items):
+        row = {"id": new_id, "person_id": person_ids[event.person], "type": event.type, "event_date": event.date,
                "payload": event_payload(event), "source": source, "received_on": received_on,
                "status": "pending", "idempotency_key": None, "duplicate_of": None, "processed_on": None,
                "reason": None}
-        if key in in_pending:
-            insert_pending()
-            in_pending.clear()
         original = originals.get(key)
         if original is None:
             row["idempotency_key"] = key
-            in_pending.add(key)
+            originals[key] = (new_id, source)
         else:
             row.update(status="duplicate", duplicate_of=original[0], processed_on=received_on,
                        reason=f"duplicate: the same event was already received ({original[1]})")
-        pending.append(row)
-        if len(pending) >= _INSERT_CHUNK:
-            insert_pending()
-            in_pending.clear()
-    insert_pending()
+        rows.append(row)
+    for start in range(0, len(rows), _INSERT_CHUNK):
+        session.execute(insert(INBOX), rows[start:start + _INSERT_CHUNK])
     return len(events)
 
 
@@ -304,9 +289,12 @@ def run_monitor(case_file: CaseFile, as_of: dt.date, *, batch_size: int = DEFAUL
                                                                   batch.context(case.person_id))
                 batch.commit_transition(case, transition, cause=f"timer:{deadline.kind}")
                 report.fired[deadline.kind] += 1
+            settled = len(due) < batch_size and not batch.opened_deadlines_due_by(as_of)
             batch.finish()
             report.journal.update(batch.journal)
             report.alerts += [{"case": c.label, "process": c.process, "type": t, **d} for c, t, d in batch.alerts]
+            if settled:  # every due deadline was fired, and none opened that is due already
+                return report
     raise RuntimeError(f"deadline monitor did not settle for {as_of} after {MAX_ROUNDS} rounds")
 
 
