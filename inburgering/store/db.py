@@ -41,6 +41,9 @@ def make_engine(url: str | None = None) -> Engine:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
+            # Checkpoint the WAL at ~40 MB instead of 4 MB: a day's batch writes hundreds of pages,
+            # and checkpointing ten times less often halved the time spent committing (bench/README.md).
+            cursor.execute("PRAGMA wal_autocheckpoint=10000")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 
