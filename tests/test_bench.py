@@ -11,7 +11,7 @@ from collections import Counter, defaultdict
 
 import pytest
 
-from bench.generate import generate
+from bench.generate import generate, generate_chunks
 from inburgering.engine import service
 from inburgering.scenario.loader import parse_scenario
 from inburgering.scenario.runner import run_scenario
@@ -49,6 +49,13 @@ def test_generation_is_deterministic_and_a_prefix_of_larger_runs(journeys):
     larger = generate(JOURNEYS + 50, years=3, seed=7)
     assert [e for e in larger.events if int(e["person"][1:]) <= JOURNEYS] == journeys.events
     assert generate(JOURNEYS, years=3, seed=8).events != journeys.events
+
+
+def test_journeys_received_in_chunks_are_applied_in_the_order_of_the_merged_stream(journeys):
+    """The benchmark receives journeys a chunk at a time; a day's events are applied in
+    inbox order, so the chunks' order, sorted by date alone, must be the merged order."""
+    received = [e for chunk in generate_chunks(JOURNEYS, years=3, seed=7, chunk=70) for e in chunk.events]
+    assert sorted(received, key=lambda e: e["date"]) == journeys.events
 
 
 def test_the_mix_is_realistic(journeys):
