@@ -1,13 +1,17 @@
 """Letters rendered per second: the engine's own `render` (compiled templates, cached
 formatting), re-rendering every letter of a small benchmark run from its journal data.
 
-    .venv/bin/python -m bench.letters [--letters 20000]
+    .venv/bin/python -m bench.letters [--letters 20000] [--runs 3]
+
+With `--runs N` the same sample is rendered N times and each figure and the median are
+printed (the sample is taken once; the machine is noisy, compare medians).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -48,6 +52,11 @@ def letters_per_second(n: int, letters: list[tuple]) -> float:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--letters", type=int, default=20000)
+    parser.add_argument("--runs", type=int, default=1)
+    args = parser.parse_args()
     sample = sample_letters()
-    print(f"{letters_per_second(parser.parse_args().letters, sample):.0f} letters/s "
+    figures = [letters_per_second(args.letters, sample) for _ in range(args.runs)]
+    if len(figures) > 1:
+        print("runs: " + ", ".join(f"{f:.0f}" for f in figures) + " letters/s")
+    print(f"{statistics.median(figures):.0f} letters/s{' (median)' if len(figures) > 1 else ''} "
           f"(over {len(sample)} distinct letters)")
