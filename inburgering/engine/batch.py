@@ -68,13 +68,13 @@ def register_action(action_type: type, handler: ActionHandler) -> None:
 
 
 def held_letter_types(session: Session, day: dt.date) -> frozenset[str]:
-    rows = session.scalars(
-        select(LetterHold.letter_type).where(
-            LetterHold.held_from <= day,
-            or_(LetterHold.released_on.is_(None), LetterHold.released_on > day),
-        )
-    ).all()
-    return frozenset(rows)
+    return frozenset(session.connection().scalars(_HELD_LETTER_TYPES, {"day": day}))
+
+
+_HELD_LETTER_TYPES = select(LetterHold.letter_type).where(
+    LetterHold.held_from <= bindparam("day"),
+    or_(LetterHold.released_on.is_(None), LetterHold.released_on > bindparam("day")),
+)
 
 
 # ---- records: what the batch holds in memory -----------------------------------------------
@@ -326,11 +326,13 @@ class Batch:
         new_deadlines = [(d, self.add_row(Deadline, {
             "case_id": d.case, "kind": d.kind, "due_on": d.due_on, "data": d.data, "state": d.state,
             "opened_on": d.opened_on, "closed_on": d.closed_on})) for d in self.deadlines if d.new]
-        for case, new_id in zip(self.new_cases, allocate_ids(self.connection, CASES, len(self.new_cases))):
+        ids = allocate_ids(self.connection, {CASES: len(self.new_cases)}
+                           | {table: len(rows) for table, rows in self.new_rows.items()})
+        for case, new_id in zip(self.new_cases, ids[CASES]):
             case.id = new_id
             self.case_by_id[new_id] = case
         for table, rows in self.new_rows.items():
-            for row, new_id in zip(rows, allocate_ids(self.connection, table, len(rows))):
+            for row, new_id in zip(rows, ids[table]):
                 row.id = new_id
         for deadline, row in new_deadlines:
             deadline.id = row.id
@@ -380,20 +382,27 @@ class Batch:
                 "late_since": case.late_since, "state": case.state.model_dump(mode="json"),  # type: ignore[union-attr]
                 "opened_on": case.opened_on, "updated_on": case.updated_on, "closed_on": case.closed_on}
 
-def allocate_ids(connection: Connection, table: Table, count: int) -> list[int]:
-    """Ids for `count` new rows of `table`, so rows can refer to each other before they are
-    inserted and every table's rows go in one statement.
+def allocate_ids(connection: Connection, counts: dict[Table, int]) -> dict[Table, list[int]]:
+    """Ids for new rows, `counts[table]` of each table, so rows can refer to each other
+    before they are inserted and every table's rows go in one statement.
 
-    PostgreSQL hands them out from the column's sequence. SQLite has none: the rows are
-    numbered as SQLite would (the highest id + 1). Should another worker insert rows of
-    the table meanwhile, the INSERT fails on the primary key and the whole transaction
-    rolls back (its task is retried): an id is never taken twice and nothing is overwritten."""
-    if count == 0:
-        return []
+    PostgreSQL hands them out from each column's sequence. SQLite has none: the rows are
+    numbered as SQLite would (the highest id + 1; one query for all tables). Should another
+    worker insert rows of a table meanwhile, the INSERT fails on the primary key and the
+    whole transaction rolls back (its task is retried): an id is never taken twice and
+    nothing is overwritten."""
+    wanted = [table for table, count in counts.items() if count]
+    ids: dict[Table, list[int]] = {table: [] for table in counts}
+    if not wanted:
+        return ids
     if connection.dialect.name == "sqlite":
-        last = connection.scalar(_LAST_ID[table]) or 0
-        return list(range(last + 1, last + count + 1))
-    return list(connection.scalars(_NEXT_IDS, {"table": table.name, "count": count}))
+        lasts = connection.execute(select(*(_LAST_ID[table] for table in wanted))).one()
+        for table, last in zip(wanted, lasts):
+            ids[table] = list(range((last or 0) + 1, (last or 0) + counts[table] + 1))
+    else:
+        for table in wanted:
+            ids[table] = list(connection.scalars(_NEXT_IDS, {"table": table.name, "count": counts[table]}))
+    return ids
 
 
 def _resolved(row: NewRow) -> dict[str, Any]:
@@ -415,7 +424,8 @@ _LOAD_OPEN_DEADLINES = (
     .where(DEADLINES.c.case_id.in_(select(CASES.c.id).where(CASES.c.person_id.in_(bindparam("ids", expanding=True)))),
            DEADLINES.c.state == "open")
     .order_by(DEADLINES.c.id))
-_LAST_ID = {table: select(func.max(table.c.id)) for table in Base.metadata.tables.values() if "id" in table.c}
+_LAST_ID = {table: select(func.max(table.c.id)).scalar_subquery() for table in Base.metadata.tables.values()
+            if "id" in table.c}
 _NEXT_IDS = text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :count)")
 
 _CASE_FIELDS = ("status", "waiting_for", "waiting_since", "late_since", "state", "updated_on", "closed_on")

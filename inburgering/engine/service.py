@@ -159,7 +159,7 @@ def receive_many(session: Session, items: list[tuple[dict[str, Any] | Event, str
         originals.update((k, (i, s)) for k, i, s in session.execute(
             select(ReceivedEvent.idempotency_key, ReceivedEvent.id, ReceivedEvent.source)
             .where(ReceivedEvent.idempotency_key.in_(unique[start:start + _INSERT_CHUNK]))).all())
-    new_ids = allocate_ids(session.connection(), INBOX, len(events))  # in arrival order
+    new_ids = allocate_ids(session.connection(), {INBOX: len(events)})[INBOX]  # in arrival order
     rows: list[dict] = []
     for event, key, new_id, (_, source, received_on) in zip(events, keys, new_ids, items):
         row = {"id": new_id, "person_id": person_ids[event.person], "type": event.type, "event_date": event.date,

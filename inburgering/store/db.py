@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from contextlib import contextmanager
 from collections.abc import Iterator
 from pathlib import Path
@@ -88,9 +87,8 @@ def _json_value(value):  # noqa: ANN001
 def load_policy(session: Session) -> Policy:
     """The policy in the case file. Read every time (it can change between batches); parsed
     again only when the rows differ from the last ones parsed."""
-    rows = tuple(session.execute(select(PolicyValue.key, PolicyValue.valid_from, PolicyValue.value)
-                                 .order_by(PolicyValue.id)).tuples())
-    fingerprint = json.dumps(rows, default=str)
+    rows = tuple(tuple(row) for row in session.connection().execute(_POLICY_ROWS))
+    fingerprint = repr(rows)  # plain values: their repr is exact and cheap
     cached = _parsed_policy.get(fingerprint)
     if cached is None:
         cached = Policy.from_entries([PolicyEntry(key, valid_from, parse_value(key, value))
@@ -101,6 +99,7 @@ def load_policy(session: Session) -> Policy:
     return cached
 
 
+_POLICY_ROWS = select(PolicyValue.key, PolicyValue.valid_from, PolicyValue.value).order_by(PolicyValue.id)
 _parsed_policy: dict[str, Policy] = {}
 
 
