@@ -20,7 +20,7 @@ from prefect.exceptions import Pause
 from prefect.flow_engine import run_flow
 from prefect.flow_runs import resume_flow_run
 from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from flows.casewait.flow import case_wait
 from flows.monitor.flow import deadline_monitor
@@ -183,36 +183,146 @@ def test_staff_resend_a_letter_and_it_reaches_the_gateway_again(flows_database):
     assert BSN not in _prefect_contents()
 
 
-def test_each_waiting_case_gets_one_wait_run_which_is_replaced_when_the_case_moves_on(flows_database):
+def _people_waiting_for_brp(cf, today: dt.date, count: int) -> list[int]:
+    """`count` people with a residence permit and a BSN: intake cases that wait for the municipality."""
+    from inburgering.demo import demo_bsn
+
+    with cf.transaction() as session:
+        for n in range(count):
+            service.register_person(session, ref=f"p{n}", bsn=demo_bsn(n), name=f"Person {n}")
+            for event in ({"type": "residence_permit_granted"}, {"type": "bsn_registered"}):
+                service.receive(session, {**event, "person": f"p{n}", "date": today.isoformat()}, source="test",
+                                received_on=today)
+    service.ingest(cf, today)
+    with cf.transaction() as session:
+        return list(session.scalars(select(Case.id).where(Case.process == "intake").order_by(Case.id)))
+
+
+def _case_wait_runs() -> dict[str, object]:
+    """Every run of the case-wait flow, by id."""
+    from prefect.client.schemas.filters import FlowFilter, FlowFilterName
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(flow_filter=FlowFilter(name=FlowFilterName(any_=["case-wait"])), limit=200)
+    return {str(run.id): run for run in runs}
+
+
+def _forget_case_wait_runs() -> None:
+    """Idempotency keys (case-<id>-v<version>) repeat in every fresh case file: start without other tests' runs."""
+    with get_client(sync_client=True) as client:
+        for run_id in _case_wait_runs():
+            client.delete_flow_run(run_id)
+
+
+def _waits(cf) -> dict[int, Case]:
+    with cf.transaction() as session:
+        return {c.id: c for c in session.scalars(select(Case).where(Case.process == "intake"))}
+
+
+@pytest.fixture
+def sync_waits():
     from prefect import flow
 
     from tasks.windows import sync_case_waits
 
     @flow
-    def sync() -> dict:
-        return sync_case_waits()
+    def sync(limit: int = 100) -> dict:
+        return sync_case_waits(limit=limit)
+
+    case_wait.to_deployment(name="case-wait").apply()
+    _forget_case_wait_runs()
+    return sync
+
+
+def test_each_waiting_case_gets_one_wait_run_which_is_replaced_when_the_case_moves_on(flows_database, sync_waits):
+    from inburgering.demo import demo_bsn
 
     today = dt.date.today()
-    case_wait.to_deployment(name="case-wait").apply()
-    case_id = _person_waiting_for_brp(flows_database, today)
-    assert sync() == {"created": 1, "cancelled": 0}
-    assert sync() == {"created": 0, "cancelled": 0}  # showing a wait does not change the case
+    ids = _people_waiting_for_brp(flows_database, today, 3)
+    assert sync_waits(limit=2) == {"created": 2, "cancelled": 0}  # bounded: the rest follows on the next call
+    assert sync_waits() == {"created": 1, "cancelled": 0}
+    assert sync_waits() == {"created": 0, "cancelled": 0}  # showing a wait does not change the case
 
+    # One run per waiting case, as run_deployment made them: on the case-wait deployment, scheduled for a
+    # worker, named and tagged after the case (no BSN), one per case version.
+    cases = _waits(flows_database)
+    runs = _case_wait_runs()
+    with get_client(sync_client=True) as client:
+        deployment_id = client.read_deployment_by_name("case-wait/case-wait").id
+    assert sorted(runs) == sorted(c.wait_run_id for c in cases.values())
+    for case in cases.values():
+        run = runs[case.wait_run_id]
+        assert case.wait_version == case.version
+        assert run.name == f"intake · case-{case.id} · waits for {case.waiting_for}"
+        assert set(run.tags) == {"process:intake", f"status:{case.status}"}
+        assert run.parameters == {"case_id": case.id}
+        assert run.deployment_id == deployment_id and run.parent_task_run_id is None
+        assert run.idempotency_key == f"case-{case.id}-v{case.version}"
+        assert run.state.is_scheduled()
+
+    # A worker runs one: it suspends with its form.
+    first = runs[cases[ids[0]].wait_run_id]
+    with pytest.raises(Pause):
+        run_flow(case_wait, flow_run=first, parameters={"case_id": ids[0]})
+    assert _case_wait_runs()[str(first.id)].state.name == "Suspended"
+
+    # The record of the shown runs is lost (Prefect answered, the case file write did not happen):
+    # the next call finds the same runs again, it does not show a case twice.
     with flows_database.transaction() as session:
-        first_run = session.get(Case, case_id).wait_run_id
-        service.receive(session, {"type": "municipality_registered", "municipality": "Utrecht", "person": "p1",
+        session.execute(update(Case.__table__).values(wait_run_id=None, wait_version=None))
+    assert sync_waits() == {"created": 3, "cancelled": 0}
+    assert {c.wait_run_id for c in _waits(flows_database).values()} == set(runs) == set(_case_wait_runs())
+
+    # The first case moves on: its suspended run is cancelled, a new one shows the next wait.
+    with flows_database.transaction() as session:
+        service.receive(session, {"type": "municipality_registered", "municipality": "Utrecht", "person": "p0",
                                   "date": today.isoformat()}, source="test", received_on=today)
     service.ingest(flows_database, today)  # the start letter goes; the Wi2021 case now waits for the PIP
-    assert sync() == {"created": 1, "cancelled": 1}
+    assert sync_waits() == {"created": 1, "cancelled": 1}
+    after = _waits(flows_database)
+    now = _case_wait_runs()
+    assert now[str(first.id)].state.name == "Cancelled"
+    assert now[str(first.id)].state.message == "the case moved on"
+    moved = now[after[ids[0]].wait_run_id]
+    assert moved.name == f"intake · case-{ids[0]} · waits for PIP from the municipality"
+    assert moved.state.is_scheduled()
+    assert [after[i].wait_run_id for i in ids[1:]] == [cases[i].wait_run_id for i in ids[1:]]  # the others keep theirs
 
-    async def state_of(run_id: str) -> str:
-        async with get_client() as client:
-            return (await client.read_flow_run(run_id)).state.name
-
-    assert asyncio.run(state_of(first_run)) == "Cancelled"
+    # The second case no longer waits (its run is cancelled, none is shown); the third case's run was
+    # deleted in the UI before its case changed (nothing to cancel; a new run is shown).
     with flows_database.transaction() as session:
-        case = session.get(Case, case_id)
-    assert case.wait_run_id != first_run and case.waiting_for == "PIP from the municipality"
+        session.execute(update(Case.__table__).where(Case.id == ids[1])
+                        .values(waiting_for=None, version=Case.version + 1))
+        session.execute(update(Case.__table__).where(Case.id == ids[2]).values(version=Case.version + 1))
+    with get_client(sync_client=True) as client:
+        client.delete_flow_run(cases[ids[2]].wait_run_id)
+    assert sync_waits() == {"created": 1, "cancelled": 2}
+    final = _waits(flows_database)
+    now = _case_wait_runs()
+    assert final[ids[1]].wait_run_id is None and now[cases[ids[1]].wait_run_id].state.name == "Cancelled"
+    assert now[final[ids[2]].wait_run_id].state.is_scheduled()
+    assert final[ids[2]].wait_version == final[ids[2]].version
+    assert sync_waits() == {"created": 0, "cancelled": 0}
+
+    contents = _prefect_contents()
+    assert not any(demo_bsn(n) in contents for n in range(3))
+
+
+def test_case_waits_are_shown_one_run_a_request_when_the_server_refuses_the_batch(flows_database, sync_waits,
+                                                                                  monkeypatch):
+    import tasks.windows
+
+    # A server without the bulk endpoint, or one that refused every run of the batch (SQLite busy).
+    monkeypatch.setattr(tasks.windows, "_bulk_create", lambda client, deployment_id, runs, labels: [None] * len(runs))
+    ids = _people_waiting_for_brp(flows_database, dt.date.today(), 2)
+    assert sync_waits() == {"created": 2, "cancelled": 0}
+    cases = _waits(flows_database)
+    runs = _case_wait_runs()
+    assert sorted(runs) == sorted(c.wait_run_id for c in cases.values())
+    for case_id in ids:
+        run = runs[cases[case_id].wait_run_id]
+        assert run.name == f"intake · case-{case_id} · waits for {cases[case_id].waiting_for}"
+        assert run.parameters == {"case_id": case_id} and run.state.is_scheduled()
 
 
 def _suspend_and_answer(case_id: int, answer: dict) -> dict:
