@@ -65,7 +65,7 @@ def naive_prefect_seconds_per_event(sample: list[dict], people: dict[str, dict])
                 service.receive(session, event, source="naive", received_on=day)
             service.ingest(case_file, day)
 
-        with prefect_test_harness(), temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        with prefect_test_harness(server_startup_timeout=180), temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
             one_event(sample[0])  # warm up: flow registration, first connection
             started = time.perf_counter()
             for event in sample[1:]:
