@@ -11,10 +11,12 @@ What it costs is the Prefect server's work per run (measured on a 2-core machine
 call uses one client and reads the deployment once; the new runs are created in one
 batch request (`POST /deployments/{id}/create_flow_run/bulk`) with what
 `run_deployment(..., timeout=0, as_subflow=False)` gives a run, falling back to one
-request a run where the server refuses (no such endpoint, SQLite busy); the stale runs
-are cancelled one request each. The case file is read and written in two short
-transactions, not held while Prefect is called: a write that is lost is repaired by
-the next call, which finds the same runs by their idempotency keys.
+request a run where the server refuses (no such endpoint, SQLite busy); the stale runs'
+states are read in one request, and those still open are cancelled one request each (a
+run that finished, e.g. answered through its form, keeps its state). The case file is
+read and written in two short transactions, not held while Prefect is called: a write
+that is lost is repaired by the next call, which finds the same runs by their
+idempotency keys.
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ from dataclasses import dataclass
 import httpx
 from prefect import get_client, get_run_logger, task
 from prefect.client.schemas.actions import DeploymentFlowRunCreate
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, FlowRunFilterState, FlowRunFilterStateType
+from prefect.client.schemas.objects import StateType
+from prefect.client.schemas.sorting import FlowRunSort
 from prefect.context import FlowRunContext
 from prefect.exceptions import ObjectNotFound
 from prefect.states import Cancelled, Scheduled, to_state_create
@@ -36,6 +41,7 @@ from tasks.casefile import case_file
 WAIT_DEPLOYMENT = "case-wait/case-wait"
 CANCEL_MESSAGE = "the case moved on"
 CREATE_BATCH = 100  # the server's limit per bulk create
+READ_BATCH = 200  # the server's default limit per read
 
 
 # ---- the rules (plain functions) ---------------------------------------------------------------
@@ -96,14 +102,24 @@ def _trace_labels() -> dict:
 
 
 def _cancel(client, run_ids: list[str]) -> None:  # noqa: ANN001 - SyncPrefectClient
-    """Cancel the runs shown for earlier versions (forced, as before), one request a run:
-    Prefect's bulk set-state endpoint saved only ~20 % of the server's time and once took
-    64 s for 100 runs on SQLite. A run that is gone (deleted in the UI) needs no cancelling."""
-    for run_id in run_ids:
-        try:
-            client.set_flow_run_state(uuid.UUID(run_id), Cancelled(message=CANCEL_MESSAGE), force=True)
-        except ObjectNotFound:
-            pass
+    """Cancel the runs shown for earlier versions that are still open (scheduled, suspended,
+    running), forced as before, one request a run: Prefect's bulk set-state endpoint saved
+    only ~20 % of the server's time and once took 64 s for 100 runs on SQLite. A run that has
+    finished keeps its state: an answered run stays Completed (Prefect accepts Cancelled over
+    Completed even without force, so the runs' states are read first, in one request a batch).
+    A run that is gone (deleted in the UI) needs no cancelling."""
+    finished = [StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED]
+    for start in range(0, len(run_ids), READ_BATCH):
+        chunk = [uuid.UUID(run_id) for run_id in run_ids[start:start + READ_BATCH]]
+        still_open = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=chunk),
+                                          state=FlowRunFilterState(type=FlowRunFilterStateType(not_any_=finished))),
+            sort=FlowRunSort.ID_DESC, limit=len(chunk))
+        for run in still_open:
+            try:
+                client.set_flow_run_state(run.id, Cancelled(message=CANCEL_MESSAGE), force=True)
+            except ObjectNotFound:
+                pass
 
 
 def _bulk_create(client, deployment_id: uuid.UUID, runs: list[WaitRun],  # noqa: ANN001 - SyncPrefectClient

@@ -325,6 +325,35 @@ def test_case_waits_are_shown_one_run_a_request_when_the_server_refuses_the_batc
         assert run.parameters == {"case_id": case_id} and run.state.is_scheduled()
 
 
+def test_a_wait_run_answered_through_its_form_stays_completed_when_the_case_moves_on(flows_database, sync_waits):
+    today = dt.date.today()
+    [case_id] = _people_waiting_for_brp(flows_database, today, 1)
+    assert sync_waits() == {"created": 1, "cancelled": 0}
+    answered_id = _waits(flows_database)[case_id].wait_run_id
+
+    # A worker runs it, it suspends, staff answer its form, it resumes and completes: the case moves on.
+    with get_client(sync_client=True) as client:
+        flow_run = client.read_flow_run(answered_id)
+    with pytest.raises(Pause):
+        run_flow(case_wait, flow_run=flow_run, parameters={"case_id": case_id})
+    resume_flow_run(flow_run.id, run_input={"prerequisite": "municipality_registered", "date": today.isoformat(),
+                                            "municipality": "Utrecht"})
+    with get_client(sync_client=True) as client:  # the resumed run, as a worker would read it
+        flow_run = client.read_flow_run(flow_run.id)
+    assert run_flow(case_wait, flow_run=flow_run, parameters={"case_id": case_id})["status"] == "applied"
+    assert _case_wait_runs()[answered_id].state.name == "Completed"
+
+    # The sync replaces the wait; the answered run is not marked cancelled.
+    assert sync_waits()["created"] == 1
+    case = _waits(flows_database)[case_id]
+    now = _case_wait_runs()
+    assert now[answered_id].state.name == "Completed"
+    assert case.wait_run_id != answered_id and case.wait_version == case.version
+    assert now[case.wait_run_id].name == f"intake · case-{case_id} · waits for PIP from the municipality"
+    assert now[case.wait_run_id].state.is_scheduled()
+    assert sync_waits() == {"created": 0, "cancelled": 0}
+
+
 def _suspend_and_answer(case_id: int, answer: dict) -> dict:
     """Run the case-wait deployment for a case until it suspends, answer its form, resume it."""
     case_wait.to_deployment(name="case-wait").apply()
