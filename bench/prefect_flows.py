@@ -4,7 +4,7 @@
     .venv/bin/python -m bench.prefect_flows --journeys 1000 [--seed 1] [--days 365] [--json]
 
 N journeys are generated (`bench.generate`), people registered and every event received
-into the inbox of a fresh SQLite case file (as `inburgering.scenario.runner.prepare` does);
+into the inbox of a fresh SQLite case file, 2,000 journeys at a time as `bench.run` does;
 that file is copied, page for page, once per path, so every path starts from the same bytes:
 
 - embedded: `service.ingest` / `service.run_monitor` called directly (no Prefect);
@@ -59,10 +59,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bench.generate import generate
+from bench.generate import generate_chunks
+from bench.run import CHUNK, receive
 from inburgering.engine import service
-from inburgering.scenario.loader import parse_scenario
-from inburgering.scenario.runner import prepare
 from inburgering.store.db import CaseFile
 from inburgering.store.models import Case, Deadline, JournalEntry, Letter, ReceivedEvent
 
@@ -95,25 +94,29 @@ RATIO_KEYS = ("ingest", "monitor", "daily")
 
 
 def prepare_template(journeys: int, *, seed: int, years: int, days: int, directory: Path) -> tuple[Path, dict]:
-    """Generate the journeys and receive them all into a fresh case file; return its path."""
-    t0 = time.perf_counter()
-    generated = generate(journeys, years=years, seed=seed)
-    generate_seconds = time.perf_counter() - t0
-    as_of = generated.start + dt.timedelta(days=days)
+    """Generate the journeys and receive them all into a fresh case file, a chunk at a time
+    as `bench.run` does (so 10^5 journeys never sit in memory together); return its path."""
     path = directory / "template.db"
     case_file = CaseFile(f"sqlite:///{path}")
+    generate_seconds = receive_seconds = 0.0
+    events = events_due = 0
     try:
-        t1 = time.perf_counter()
-        scenario = parse_scenario(generated.scenario_doc(f"prefect bench {journeys} journeys"))
-        prepare(case_file, scenario)
-        receive_seconds = time.perf_counter() - t1
-        events_due = sum(1 for item in scenario.events if item.event.date <= as_of)
-        setup = {"journeys": journeys, "seed": seed, "years": years, "events": len(scenario.events),
-                 "first_day": generated.start.isoformat(), "as_of": as_of.isoformat(),
-                 "daily_day": (as_of + dt.timedelta(days=1)).isoformat(), "events_due": events_due,
-                 "generate_seconds": round(generate_seconds, 3), "receive_seconds": round(receive_seconds, 3)}
+        t0 = time.perf_counter()
+        for chunk in generate_chunks(journeys, years=years, seed=seed, chunk=CHUNK):
+            t1 = time.perf_counter()
+            generate_seconds += t1 - t0
+            receive(case_file, chunk)
+            as_of = chunk.start + dt.timedelta(days=days)
+            events += len(chunk.events)
+            events_due += sum(1 for event in chunk.events if dt.date.fromisoformat(event["date"]) <= as_of)
+            t0 = time.perf_counter()
+            receive_seconds += t0 - t1
     finally:
         case_file.dispose()
+    setup = {"journeys": journeys, "seed": seed, "years": years, "events": events,
+             "first_day": chunk.start.isoformat(), "as_of": as_of.isoformat(),
+             "daily_day": (as_of + dt.timedelta(days=1)).isoformat(), "events_due": events_due,
+             "generate_seconds": round(generate_seconds, 3), "receive_seconds": round(receive_seconds, 3)}
     return path, setup
 
 
