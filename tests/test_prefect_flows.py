@@ -239,9 +239,9 @@ def test_each_waiting_case_gets_one_wait_run_which_is_replaced_when_the_case_mov
 
     today = dt.date.today()
     ids = _people_waiting_for_brp(flows_database, today, 3)
-    assert sync_waits(limit=2) == {"created": 2, "cancelled": 0}  # bounded: the rest follows on the next call
-    assert sync_waits() == {"created": 1, "cancelled": 0}
-    assert sync_waits() == {"created": 0, "cancelled": 0}  # showing a wait does not change the case
+    assert sync_waits(limit=2) == {"created": 2, "closed": 0, "cancelled": 0}  # bounded: the rest follows on the next call
+    assert sync_waits() == {"created": 1, "closed": 0, "cancelled": 0}
+    assert sync_waits() == {"created": 0, "closed": 0, "cancelled": 0}  # showing a wait does not change the case
 
     # One run per waiting case, as run_deployment made them: on the case-wait deployment, scheduled for a
     # worker, named and tagged after the case (no BSN), one per case version.
@@ -270,7 +270,7 @@ def test_each_waiting_case_gets_one_wait_run_which_is_replaced_when_the_case_mov
     # the next call finds the same runs again, it does not show a case twice.
     with flows_database.transaction() as session:
         session.execute(update(Case.__table__).values(wait_run_id=None, wait_version=None))
-    assert sync_waits() == {"created": 3, "cancelled": 0}
+    assert sync_waits() == {"created": 3, "closed": 0, "cancelled": 0}
     assert {c.wait_run_id for c in _waits(flows_database).values()} == set(runs) == set(_case_wait_runs())
 
     # The first case moves on: its suspended run is cancelled, a new one shows the next wait.
@@ -278,7 +278,7 @@ def test_each_waiting_case_gets_one_wait_run_which_is_replaced_when_the_case_mov
         service.receive(session, {"type": "municipality_registered", "municipality": "Utrecht", "person": "p0",
                                   "date": today.isoformat()}, source="test", received_on=today)
     service.ingest(flows_database, today)  # the start letter goes; the Wi2021 case now waits for the PIP
-    assert sync_waits() == {"created": 1, "cancelled": 1}
+    assert sync_waits() == {"created": 1, "closed": 1, "cancelled": 1}
     after = _waits(flows_database)
     now = _case_wait_runs()
     assert now[str(first.id)].state.name == "Cancelled"
@@ -296,13 +296,13 @@ def test_each_waiting_case_gets_one_wait_run_which_is_replaced_when_the_case_mov
         session.execute(update(Case.__table__).where(Case.id == ids[2]).values(version=Case.version + 1))
     with get_client(sync_client=True) as client:
         client.delete_flow_run(cases[ids[2]].wait_run_id)
-    assert sync_waits() == {"created": 1, "cancelled": 2}
+    assert sync_waits() == {"created": 1, "closed": 2, "cancelled": 1}  # the deleted run needs no cancelling
     final = _waits(flows_database)
     now = _case_wait_runs()
     assert final[ids[1]].wait_run_id is None and now[cases[ids[1]].wait_run_id].state.name == "Cancelled"
     assert now[final[ids[2]].wait_run_id].state.is_scheduled()
     assert final[ids[2]].wait_version == final[ids[2]].version
-    assert sync_waits() == {"created": 0, "cancelled": 0}
+    assert sync_waits() == {"created": 0, "closed": 0, "cancelled": 0}
 
     contents = _prefect_contents()
     assert not any(demo_bsn(n) in contents for n in range(3))
@@ -315,7 +315,7 @@ def test_case_waits_are_shown_one_run_a_request_when_the_server_refuses_the_batc
     # A server without the bulk endpoint, or one that refused every run of the batch (SQLite busy).
     monkeypatch.setattr(tasks.windows, "_bulk_create", lambda client, deployment_id, runs, labels: [None] * len(runs))
     ids = _people_waiting_for_brp(flows_database, dt.date.today(), 2)
-    assert sync_waits() == {"created": 2, "cancelled": 0}
+    assert sync_waits() == {"created": 2, "closed": 0, "cancelled": 0}
     cases = _waits(flows_database)
     runs = _case_wait_runs()
     assert sorted(runs) == sorted(c.wait_run_id for c in cases.values())
@@ -328,7 +328,7 @@ def test_case_waits_are_shown_one_run_a_request_when_the_server_refuses_the_batc
 def test_a_wait_run_answered_through_its_form_stays_completed_when_the_case_moves_on(flows_database, sync_waits):
     today = dt.date.today()
     [case_id] = _people_waiting_for_brp(flows_database, today, 1)
-    assert sync_waits() == {"created": 1, "cancelled": 0}
+    assert sync_waits() == {"created": 1, "closed": 0, "cancelled": 0}
     answered_id = _waits(flows_database)[case_id].wait_run_id
 
     # A worker runs it, it suspends, staff answer its form, it resumes and completes: the case moves on.
@@ -344,14 +344,14 @@ def test_a_wait_run_answered_through_its_form_stays_completed_when_the_case_move
     assert _case_wait_runs()[answered_id].state.name == "Completed"
 
     # The sync replaces the wait; the answered run is not marked cancelled.
-    assert sync_waits()["created"] == 1
+    assert sync_waits() == {"created": 1, "closed": 1, "cancelled": 0}
     case = _waits(flows_database)[case_id]
     now = _case_wait_runs()
     assert now[answered_id].state.name == "Completed"
     assert case.wait_run_id != answered_id and case.wait_version == case.version
     assert now[case.wait_run_id].name == f"intake · case-{case_id} · waits for PIP from the municipality"
     assert now[case.wait_run_id].state.is_scheduled()
-    assert sync_waits() == {"created": 0, "cancelled": 0}
+    assert sync_waits() == {"created": 0, "closed": 0, "cancelled": 0}
 
 
 def _suspend_and_answer(case_id: int, answer: dict) -> dict:
