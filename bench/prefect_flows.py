@@ -59,8 +59,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bench.generate import generate_chunks
-from bench.run import CHUNK, receive
+from bench.generate import Journeys
+from bench.run import receive_journeys
 from inburgering.engine import service
 from inburgering.store.db import CaseFile
 from inburgering.store.models import Case, Deadline, JournalEntry, Letter, ReceivedEvent
@@ -98,25 +98,23 @@ def prepare_template(journeys: int, *, seed: int, years: int, days: int, directo
     as `bench.run` does (so 10^5 journeys never sit in memory together); return its path."""
     path = directory / "template.db"
     case_file = CaseFile(f"sqlite:///{path}")
-    generate_seconds = receive_seconds = 0.0
-    events = events_due = 0
+    due = 0
+
+    def count_due(chunk: Journeys) -> None:
+        nonlocal due
+        as_of = (chunk.start + dt.timedelta(days=days)).isoformat()
+        due += sum(1 for event in chunk.events if event["date"] <= as_of)  # ISO dates sort as dates
+
     try:
-        t0 = time.perf_counter()
-        for chunk in generate_chunks(journeys, years=years, seed=seed, chunk=CHUNK):
-            t1 = time.perf_counter()
-            generate_seconds += t1 - t0
-            receive(case_file, chunk)
-            as_of = chunk.start + dt.timedelta(days=days)
-            events += len(chunk.events)
-            events_due += sum(1 for event in chunk.events if dt.date.fromisoformat(event["date"]) <= as_of)
-            t0 = time.perf_counter()
-            receive_seconds += t0 - t1
+        received = receive_journeys(case_file, journeys, years=years, seed=seed, each_chunk=count_due)
     finally:
         case_file.dispose()
-    setup = {"journeys": journeys, "seed": seed, "years": years, "events": events,
-             "first_day": chunk.start.isoformat(), "as_of": as_of.isoformat(),
-             "daily_day": (as_of + dt.timedelta(days=1)).isoformat(), "events_due": events_due,
-             "generate_seconds": round(generate_seconds, 3), "receive_seconds": round(receive_seconds, 3)}
+    as_of = received.start + dt.timedelta(days=days)
+    setup = {"journeys": journeys, "seed": seed, "years": years, "events": received.events,
+             "first_day": received.start.isoformat(), "as_of": as_of.isoformat(),
+             "daily_day": (as_of + dt.timedelta(days=1)).isoformat(), "events_due": due,
+             "generate_seconds": round(received.generate_seconds, 3),
+             "receive_seconds": round(received.receive_seconds, 3)}
     return path, setup
 
 

@@ -71,23 +71,43 @@ def peak_rss_mb() -> float:
 CHUNK = 2000  # journeys generated and received at a time
 
 
+@dataclass
+class Received:
+    start: dt.date  # the first and last simulated day
+    until: dt.date
+    events: int
+    generate_seconds: float
+    receive_seconds: float
+
+
+def receive_journeys(case_file: CaseFile, journeys: int, *, years: int, seed: int,
+                     each_chunk: Callable[[Journeys], None] | None = None) -> Received:
+    """Generate the journeys and receive them into the case file `CHUNK` at a time, timing
+    generation and receiving apart. `each_chunk` sees every chunk after it is received
+    (outside both timings)."""
+    generate_seconds = receive_seconds = 0.0
+    events = 0
+    t0 = time.perf_counter()
+    for chunk in generate_chunks(journeys, years=years, seed=seed, chunk=CHUNK):
+        t1 = time.perf_counter()
+        generate_seconds += t1 - t0
+        receive(case_file, chunk)
+        receive_seconds += time.perf_counter() - t1
+        events += len(chunk.events)
+        if each_chunk:
+            each_chunk(chunk)
+        t0 = time.perf_counter()
+    return Received(chunk.start, chunk.until, events, generate_seconds, receive_seconds)
+
+
 def run_bench(journeys: int, *, years: int = 3, seed: int = 1, directory: str | None = None,
               progress: Callable[[int, int], None] | None = None) -> BenchResult:
     with tempfile.TemporaryDirectory(prefix="bench-", dir=directory) as tmp:
         path = Path(tmp) / "bench.db"
         case_file = CaseFile(f"sqlite:///{path}")
         try:
-            generate_seconds = receive_seconds = 0.0
-            events = 0
-            t0 = time.perf_counter()
-            for chunk in generate_chunks(journeys, years=years, seed=seed, chunk=CHUNK):
-                t1 = time.perf_counter()
-                generate_seconds += t1 - t0
-                receive(case_file, chunk)
-                events += len(chunk.events)
-                start, until = chunk.start, chunk.until
-                t0 = time.perf_counter()
-                receive_seconds += t0 - t1
+            received = receive_journeys(case_file, journeys, years=years, seed=seed)
+            start, until = received.start, received.until
             days = [start + dt.timedelta(days=i) for i in range((until - start).days + 1)]
             monitor_times, ingest_times = [], []
             t1 = time.perf_counter()
@@ -110,12 +130,12 @@ def run_bench(journeys: int, *, years: int = 3, seed: int = 1, directory: str | 
         finally:
             case_file.dispose()
         size = sum(os.path.getsize(p) for p in Path(tmp).iterdir())
-    wall = receive_seconds + replay_seconds
+    wall = received.receive_seconds + replay_seconds
     return BenchResult(
-        journeys=journeys, years=years, seed=seed, events=events, simulated_days=len(days),
-        generate_seconds=round(generate_seconds, 3), receive_seconds=round(receive_seconds, 3),
+        journeys=journeys, years=years, seed=seed, events=received.events, simulated_days=len(days),
+        generate_seconds=round(received.generate_seconds, 3), receive_seconds=round(received.receive_seconds, 3),
         replay_seconds=round(replay_seconds, 3), wall_seconds=round(wall, 3),
-        events_per_second=round(events / wall, 1),
+        events_per_second=round(received.events / wall, 1),
         monitor_median_seconds=round(statistics.median(monitor_times), 5),
         monitor_max_seconds=round(max(monitor_times), 5),
         ingest_median_seconds=round(statistics.median(ingest_times), 5),

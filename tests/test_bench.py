@@ -6,6 +6,7 @@ timing test."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 from collections import Counter, defaultdict
 
@@ -100,3 +101,17 @@ def test_all_together_gives_each_person_the_timeline_of_their_journey_alone(jour
         if alone["timeline"] != by_person[ref] or [(r["date"], r["reason"]) for r in alone["rejected"]] != refused[ref]:
             mismatches.append(ref)
     assert not mismatches, f"{len(mismatches)} journeys differ when replayed alone, e.g. {mismatches[:5]}"
+
+
+def test_the_bench_command_prints_the_figures_of_the_journeys_it_replayed(capsys):
+    from bench.cli import main
+
+    main(journeys=20, years=1, seed=1, as_json=True, compare=False)
+    figures = json.loads(capsys.readouterr().out)
+    expected = generate(20, years=1, seed=1)
+    assert figures["journeys"] == 20 and figures["simulated_days"] == (expected.until - expected.start).days + 1
+    assert figures["events"] == len(expected.events) > 0
+    assert figures["applied"] + figures["rejected"] == figures["events"]  # every event received was taken
+    assert figures["letters"] > 0 and figures["journal_entries"] > 0
+    assert figures["events_per_second"] == pytest.approx(figures["events"] / figures["wall_seconds"], rel=0.01)
+    assert figures["wall_seconds"] >= figures["replay_seconds"] > 0
