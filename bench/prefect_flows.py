@@ -360,12 +360,18 @@ def measure(journeys: int, *, seed: int = 1, years: int = 3, days: int = 365, wa
                                                    as_of, show_waits=True)
     base = figures["embedded"]
     figures["ratios"] = {
-        path: {step: round(figures[path][f"{step}_seconds"] / base[f"{step}_seconds"], 2) for step in RATIO_KEYS}
+        path: {step: ratio(figures[path][f"{step}_seconds"], base[f"{step}_seconds"]) for step in RATIO_KEYS}
         for path in PATHS[1:] if path in figures
     }
     figures["expected_task_runs"] = {f"{flow}{' + waits' if w else ''}": n
                                      for (flow, w), n in EXPECTED_TASK_RUNS.items()}
     return figures
+
+
+def ratio(seconds: float, base_seconds: float) -> float | None:
+    """Prefect's time over the embedded engine's for one step; None when the embedded step
+    was too quick to measure (a fast machine runs a day in under the 1 ms the figures keep)."""
+    return round(seconds / base_seconds, 2) if base_seconds > 0 else None
 
 
 # ---- output ------------------------------------------------------------------------------------
