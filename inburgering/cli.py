@@ -133,8 +133,8 @@ def loan(person: str = typer.Argument(..., help="The person's reference in the c
     summary.add_row(*overview["loan"].values())
     console.print(summary)
     invoices = Table(title="Facturen / invoices")
-    for column in ("case", "school", "invoice_number", "invoice_date", "total", "status", "paid"):
-        invoices.add_column(column, justify="right" if column in ("total", "paid") else "left")
+    for column in ("case", "school", "invoice_number", "invoice_date", "total", "status", "paid", "not paid"):
+        invoices.add_column(column, justify="right" if column in ("total", "paid", "not paid") else "left")
     for row in overview["invoices"]:
         invoices.add_row(*row.values())
     console.print(invoices if overview["invoices"] else "no invoices")

@@ -72,10 +72,14 @@ SHARED_EXPECTATIONS = {
     "start_letter.yaml": [("letter", "start_letter", {"start_date": "2020-02-10", "term_end": "2023-02-10"})],
     "invoice_accept.yaml": [("email", "invoice_waiting", {"invoice_number": "FAC229230568"}),
                             ("payment", "school_paid", {"amount": "250.00", "quarter": "2022-Q2"})],
-    "quarter_cap.yaml": [("payment", "payment_deferred", {"invoice_number": "B-7", "amount": "300.00",
-                                                          "to_quarter": "2022-Q3"}),
-                         ("payment", "school_paid", {"invoice_number": "B-7", "amount": "300.00",
-                                                     "quarter": "2022-Q3"})],
+    "quarter_cap.yaml": [("payment", "school_paid", {"invoice_number": "B-7", "amount": "600.00",
+                                                     "quarter": "2022-Q2"}),
+                         ("notice", "invoice_refused_to_school", {"invoice_number": "B-7",
+                                                                  "amount_not_paid": "300.00"})],
+    "quarter_cap_one_school.yaml": [("payment", "payment_deferred", {"invoice_number": "B-7", "amount": "300.00",
+                                                                     "to_quarter": "2022-Q3"}),
+                                    ("payment", "school_paid", {"invoice_number": "B-7", "amount": "300.00",
+                                                                "quarter": "2022-Q3"})],
     "agi_alfa.yaml": [("letter", "alfa_test_invoice", {"amount": "150.00"}),
                       ("letter", "agi_decision", {"decision": "granted", "reasons": []})],
 }
@@ -158,7 +162,8 @@ def test_monitor_publishes_what_it_did_and_what_is_late(flows_database):
     assert "start_letter_overdue" in published["deadline-monitor"]
     assert "Late now: 1 case(s)" in published["deadline-monitor"]
     late = json.loads(published["late-cases"]) if isinstance(published["late-cases"], str) else published["late-cases"]
-    assert late[0]["status"] == "start_letter_held"
+    assert (late[0]["status"], late[0]["waiting_for"]) == ("waiting_for_pip",  # Wi2021: the PIP comes next
+                                                           "PIP from the municipality — on hold: start_letter")
     assert BSN not in _prefect_contents()
 
 

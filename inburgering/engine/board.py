@@ -62,12 +62,13 @@ def loan_overview(session: Session, person_ref: str) -> dict | None:
     loan_state = states.get(LOAN_KEY, (None, None))[1]
     loan = loan_state.loan.amount if loan_state is not None and loan_state.loan is not None else None
     files = [(c, s.invoice) for c, s in states.values() if s.invoice is not None]
-    account = account_of(loan or 0, [(f.paid, f.deferred) for _, f in files])
+    account = account_of(loan or 0, [(f.invoice.school, f.paid, f.deferred) for _, f in files])
     return {
         "loan": {"borrowed": fmt(loan) if loan is not None else "no loan",
                  "paid_out": fmt(account.paid), "promised_later": fmt(account.deferred), "left": fmt(account.left)},
         "invoices": [{"case": f"case-{c.id}", "school": f.invoice.school, "invoice_number": f.invoice.number,
                       "invoice_date": f.invoice.invoice_date.isoformat(), "total": fmt(f.invoice.total),
-                      "status": c.status, "paid": fmt(sum((p.amount for p in f.paid), Decimal(0)))}
+                      "status": c.status, "paid": fmt(sum((p.amount for p in f.paid), Decimal(0))),
+                      "not_paid": fmt(f.unpaid or Decimal(0))}
                      for c, f in files],
     }

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy import and_, bindparam, false, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from inburgering.domain.bsn import validate_bsn
@@ -24,7 +24,7 @@ from inburgering.domain.registry import process_for, process_named
 from inburgering.engine.batch import INBOX, Batch, allocate_ids, held_letter_types
 from inburgering.engine.errors import InputError, describe_validation_error
 from inburgering.store.db import CaseFile, load_policy
-from inburgering.store.models import Case, Deadline, LetterHold, Person, ReceivedEvent
+from inburgering.store.models import Case, Deadline, HeldLetter, LetterHold, Person, ReceivedEvent
 
 log = logging.getLogger(__name__)
 
@@ -196,9 +196,41 @@ class IngestReport:
         self.journal.update(other.journal)
 
 
+def release_holds(case_file: CaseFile, as_of: dt.date, *, alert_overdue: bool) -> Batch | None:
+    """Send the letters that waited in a hold released by `as_of` and (the monitor) alert process
+    owners of held letters past their day. Runs first in every ingest and monitor run; returns
+    the finished batch (what it sent and alerted), or None when there was nothing to do."""
+    with case_file.transaction() as session:
+        held = held_letter_types(session, as_of)
+        people = session.scalars(_holds_with_work(held, alert_overdue), {"as_of": as_of}).all()
+        if not people:
+            return None
+        batch = Batch(session, as_of, load_policy(session), held)
+        batch.load_people(people)
+        batch.release_holds(alert_overdue=alert_overdue)
+        batch.finish()
+        return batch
+
+
+def _alerts(batch: Batch) -> list[dict]:
+    return [{"case": c.label, "process": c.process, "type": t, **d} for c, t, d in batch.alerts]
+
+
+def _holds_with_work(held: frozenset[str], alert_overdue: bool):
+    """The people with a held letter that can go now (its type is no longer held) or is overdue."""
+    can_go = HeldLetter.type.not_in(sorted(held)) if "*" not in held else false()
+    overdue = and_(HeldLetter.due_by < bindparam("as_of"), HeldLetter.alerted_on.is_(None)) if alert_overdue \
+        else false()
+    return (select(Case.person_id).join(HeldLetter, HeldLetter.case_id == Case.id)
+            .where(HeldLetter.state == "held", or_(can_go, overdue)).distinct())
+
+
 def ingest(case_file: CaseFile, as_of: dt.date, *, batch_size: int = DEFAULT_BATCH) -> IngestReport:
     """Apply every pending event dated on or before `as_of`, in arrival order, in batches."""
     report = IngestReport()
+    released = release_holds(case_file, as_of, alert_overdue=False)
+    if released is not None:
+        report.journal.update(released.journal)
     while True:
         with case_file.transaction() as session:
             rows = session.execute(_PENDING_EVENTS, {"as_of": as_of, "limit": batch_size}).all()
@@ -223,10 +255,13 @@ _PENDING_EVENTS = (select(ReceivedEvent.id, ReceivedEvent.person_id, ReceivedEve
 def _apply_event(batch: Batch, inbox_id: int, person_id: int, payload: dict, report: IngestReport) -> None:
     event = parse_event(payload)
     process = process_for(event)
+    restore = batch.savepoint(person_id)
     try:
         if process is None:
             raise EventRejected(f"no process handles {event.type} events yet")  # type: ignore[attr-defined]
         ctx = batch.context(person_id)
+        if ctx.journey.ended_on is not None:
+            raise EventRejected(f"{ctx.journey.ended_words()}: no further events are taken for this person")
         key = process.case_key(event, ctx)
         case = batch.cases.get((person_id, process.name, key))
         if case is not None and case.closed_on is not None and not process.opens_case(event):
@@ -234,20 +269,21 @@ def _apply_event(batch: Batch, inbox_id: int, person_id: int, payload: dict, rep
         if case is None:
             if not process.opens_case(event):
                 raise EventRejected(process.no_case_reason(event))
-            case, state = batch.new_case(person_id, process, key, event, ctx)
+            case, state = batch.new_case(person_id, process, key), process.new_state(event, ctx)
         else:
             state = batch.state_of(case)
-        transition = process.on_event(state, event, ctx)
+        batch.commit_transition(case, process.on_event(state, event, ctx), cause=event.type)  # type: ignore[attr-defined]
     except EventRejected as rejected:
+        restore()
         batch.record_outcome(inbox_id, "rejected", rejected.reason)
         report.rejected += 1
         return
     except Exception as exc:  # a bug must not block the inbox: park the event for staff
+        restore()
         log.exception("event %s could not be applied", inbox_id)
         batch.record_outcome(inbox_id, "error", f"{type(exc).__name__}: {exc}")
         report.errors += 1
         return
-    batch.commit_transition(case, transition, cause=event.type)  # type: ignore[attr-defined]
     batch.record_outcome(inbox_id, "applied", case=case)
     report.applied += 1
 
@@ -269,6 +305,10 @@ MAX_ROUNDS = 1000  # a process that keeps opening deadlines due today would loop
 def run_monitor(case_file: CaseFile, as_of: dt.date, *, batch_size: int = DEFAULT_BATCH) -> MonitorReport:
     """Fire every open deadline due on or before `as_of`. Running a day twice changes nothing."""
     report = MonitorReport(as_of)
+    released = release_holds(case_file, as_of, alert_overdue=True)
+    if released is not None:
+        report.journal.update(released.journal)
+        report.alerts += _alerts(released)
     for _ in range(MAX_ROUNDS):
         with case_file.transaction() as session:
             due = session.execute(_DUE_DEADLINES, {"as_of": as_of, "limit": batch_size}).all()
@@ -292,7 +332,7 @@ def run_monitor(case_file: CaseFile, as_of: dt.date, *, batch_size: int = DEFAUL
             settled = len(due) < batch_size and not batch.opened_deadlines_due_by(as_of)
             batch.finish()
             report.journal.update(batch.journal)
-            report.alerts += [{"case": c.label, "process": c.process, "type": t, **d} for c, t, d in batch.alerts]
+            report.alerts += _alerts(batch)
             if settled:  # every due deadline was fired, and none opened that is due already
                 return report
     raise RuntimeError(f"deadline monitor did not settle for {as_of} after {MAX_ROUNDS} rounds")

@@ -210,6 +210,31 @@ class PolicyValue(Base):
     note: Mapped[str | None] = mapped_column(Text)
 
 
+class HeldLetter(Base):
+    """A letter, e-mail or notice that was due while its type was on hold: kept with its case
+    and sent by the first ingest or monitor run after the release (migration 0005)."""
+
+    __tablename__ = "held_letters"
+    __table_args__ = (Index("ix_held_letters_case_state", "case_id", "state"),
+                      Index("ix_held_letters_state_type", "state", "type"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    type: Mapped[str] = mapped_column(String(60))
+    recipient: Mapped[str] = mapped_column(String(20))
+    data: Mapped[dict[str, Any]] = mapped_column(JsonData)
+    key: Mapped[str | None] = mapped_column(String(120))  # lets the process take it back
+    held_on: Mapped[dt.date] = mapped_column(Date)
+    due_by: Mapped[dt.date | None] = mapped_column(Date)  # held past this day: the overdue alert
+    overdue_alert: Mapped[str | None] = mapped_column(String(60))
+    overdue_data: Mapped[dict[str, Any] | None] = mapped_column(JsonData)
+    alerted_on: Mapped[dt.date | None] = mapped_column(Date)
+    closes_case: Mapped[bool] = mapped_column(default=False)  # the case closes once it is sent
+    state: Mapped[str] = mapped_column(String(12), default="held")  # held | sent | withdrawn
+    closed_on: Mapped[dt.date | None] = mapped_column(Date)
+
+
 class LetterHold(Base):
     """A process owner holds letters of a type (or '*'), e.g. while the mail gateway is down."""
 
