@@ -55,14 +55,16 @@ def test_every_message_is_sent_once_and_a_second_run_sends_nothing(accepted_invo
     assert _outbox(accepted_invoice) == {"sent": 3}
 
 
-def test_gateway_down_postpones_and_the_next_run_sends(accepted_invoice):
+def test_gateway_down_postpones_and_a_run_after_the_back_off_sends(accepted_invoice):
     with LocalGateway(token="t") as gateway, GatewayClient(GatewaySettings(gateway.url, "t")) as client:
         gateway.state.fail_next = 3  # three 503 answers
         first = dispatch_pending(accepted_invoice, client, now=NOW)
         assert first.postponed == 3 and first.sent == 0
         assert _outbox(accepted_invoice) == {"pending": 3}
-        second = dispatch_pending(accepted_invoice, client, now=NOW)
-        assert second.sent == 3
+        too_soon = dispatch_pending(accepted_invoice, client, now=NOW + dt.timedelta(seconds=59))
+        assert too_soon.attempted == 0  # each waits a minute after its first failed attempt
+        after = dispatch_pending(accepted_invoice, client, now=NOW + dt.timedelta(minutes=1))
+        assert after.sent == 3
         assert len(gateway.state.messages) == 3
 
 
