@@ -20,10 +20,9 @@ from inburgering.engine.service import ingest, receive, register_person
 from inburgering.demo import demo_bsn
 from inburgering.gateway.client import GatewayClient, GatewaySettings
 from inburgering.gateway.server import LocalGateway
-from inburgering.scenario.loader import load_scenario
-from inburgering.scenario.runner import embedded_driver, prepare
 from inburgering.store.db import CaseFile
 from inburgering.store.models import Incident, OutboxMessage, Person, PolicyValue
+from tests.scenario_helpers import replay_into
 
 T0 = dt.datetime(2022, 6, 3, 6, 0, tzinfo=dt.timezone.utc)
 LETTERS = 20  # start letters, besides the invoice scenario's e-mail, payment and letter
@@ -33,11 +32,7 @@ LETTERS = 20  # start letters, besides the invoice scenario's e-mail, payment an
 def outbox(database_url, scenarios_dir):
     """The invoice_accept scenario (an e-mail, a payment order, a letter) and 20 start letters, all pending."""
     case_file = CaseFile(database_url)
-    scenario = load_scenario(scenarios_dir / "invoice_accept.yaml")
-    prepare(case_file, scenario)
-    embedded_driver(case_file, [scenario.start + dt.timedelta(days=i)
-                                for i in range((scenario.until - scenario.start).days + 1)])
-    day = scenario.until
+    day = replay_into(case_file, scenarios_dir / "invoice_accept.yaml").until
     with case_file.transaction() as session:
         for n in range(LETTERS):
             register_person(session, ref=f"q{n}", bsn=demo_bsn(n), name=f"Person {n}")

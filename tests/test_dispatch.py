@@ -15,10 +15,9 @@ from sqlalchemy import func, select
 from inburgering.engine.dispatch import dispatch_pending
 from inburgering.gateway.client import GatewayClient, GatewayRefused, GatewaySettings
 from inburgering.gateway.server import LocalGateway
-from inburgering.scenario.loader import load_scenario
-from inburgering.scenario.runner import embedded_driver, prepare
 from inburgering.store.db import CaseFile
 from inburgering.store.models import OutboxMessage
+from tests.scenario_helpers import replay_into
 
 NOW = dt.datetime(2022, 6, 3, 9, 0, tzinfo=dt.timezone.utc)
 
@@ -27,10 +26,7 @@ NOW = dt.datetime(2022, 6, 3, 9, 0, tzinfo=dt.timezone.utc)
 def accepted_invoice(database_url, scenarios_dir):
     """The invoice_accept scenario replayed: a start letter, an e-mail and a payment in the outbox."""
     case_file = CaseFile(database_url)
-    scenario = load_scenario(scenarios_dir / "invoice_accept.yaml")
-    prepare(case_file, scenario)
-    embedded_driver(case_file, [scenario.start + dt.timedelta(days=i)
-                                for i in range((scenario.until - scenario.start).days + 1)])
+    replay_into(case_file, scenarios_dir / "invoice_accept.yaml")
     yield case_file
     case_file.dispose()
 
