@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 app = typer.Typer(help="Orchestration of Dutch civic-integration journeys (inburgering) for DUO.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -18,6 +20,9 @@ scenario_app = typer.Typer(help="Replay scenario files through the engine.", no_
 letters_app = typer.Typer(help="Hold and release letters.", no_args_is_help=True)
 app.add_typer(scenario_app, name="scenario")
 app.add_typer(letters_app, name="letters")
+incidents_app = typer.Typer(help="Incidents: steps that failed and wait for people (a message not delivered, "
+                                 "a timer or event that raised). Without a command: list the open ones.")
+app.add_typer(incidents_app, name="incidents")
 err = Console(stderr=True, soft_wrap=True)
 
 
@@ -163,6 +168,94 @@ def letters_release(letter_type: str = typer.Argument("*", help="Letter type, or
     with CaseFile().transaction() as session:
         n = release_letters(session, letter_type, on_day=today_in_amsterdam())
     Console().print(f"{n} hold(s) on {letter_type} released")
+
+
+@incidents_app.callback(invoke_without_command=True)
+def incidents_list(ctx: typer.Context,
+                   kind: Optional[str] = typer.Option(None, help="Only this kind: delivery, timer or event.")) -> None:
+    """The incidents not closed, oldest first, and how many per kind."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from inburgering.engine import board
+
+    with _staff_action() as session:
+        counts, rows = board.incident_board(session), board.open_incidents(session, kind)
+    console = Console()
+    if not rows:
+        console.print("no open incidents")
+        return
+    console.print(_text_table("incidents not closed, per kind", counts))
+    for row in rows:
+        console.print(f"incident {row['incident']} · {row['case'] or 'no case'} · {row['kind']} · {row['state']} · "
+                      f"{row['attempts']} attempt(s) · since {row['opened_on']}", markup=False, highlight=False)
+        console.print(f"    {row['summary']}", markup=False, highlight=False)
+
+
+@incidents_app.command("retry")
+def incidents_retry(
+    incident: Optional[int] = typer.Argument(None, help="The incident's id (see `inburgering incidents`)."),
+    retry_all: bool = typer.Option(False, "--all", help="Every open incident (of --kind, if given)."),
+    kind: Optional[str] = typer.Option(None, help="With --all: only this kind (delivery, timer, event)."),
+) -> None:
+    """Queue an incident's step again (a message goes with the next dispatch-letters run)."""
+    import datetime as dt
+
+    from inburgering.domain.calendar import today_in_amsterdam
+    from inburgering.engine import incidents
+
+    if (incident is None) == (not retry_all):
+        err.print("give an incident id, or --all for every open incident")
+        raise typer.Exit(2)
+    with _staff_action() as session:
+        retried = incidents.retry(session, now=dt.datetime.now(dt.timezone.utc), on=today_in_amsterdam(),
+                                  incident_id=incident, kind=kind)
+        states = [(i.id, i.state) for i in retried]
+    for incident_id, state in states:
+        Console().print(f"incident {incident_id}: " + ("retried: its step is queued again" if state == "retried"
+                                                        else "closed: its step was already done"), markup=False)
+    if not states:
+        Console().print("no open incidents to retry")
+
+
+@incidents_app.command("close")
+def incidents_close(
+    incident: int = typer.Argument(..., help="The incident's id."),
+    resolution: str = typer.Option(..., help="How it was resolved; kept with the incident."),
+) -> None:
+    """Close an incident with a resolution: its step is given up (a message is not sent)."""
+    from inburgering.domain.calendar import today_in_amsterdam
+    from inburgering.engine import incidents
+
+    with _staff_action() as session:
+        incidents.close(session, incident, resolution, today_in_amsterdam())
+    Console().print(f"incident {incident} closed")
+
+
+@contextmanager
+def _staff_action():
+    """A transaction on the case file; bad input (InputError) is exit 2 with its sentence."""
+    from inburgering.engine.errors import InputError
+    from inburgering.store.db import CaseFile
+
+    case_file = CaseFile()
+    try:
+        with case_file.transaction() as session:
+            yield session
+    except InputError as exc:
+        err.print(str(exc), markup=False, highlight=False)
+        raise typer.Exit(2) from None
+    finally:
+        case_file.dispose()
+
+
+def _text_table(title: str, rows: list[dict]) -> Table:
+    """A table whose cells are printed as text, never as markup."""
+    table = Table(title=title)
+    for column in rows[0]:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(Text("" if v is None else str(v)) for v in row.values()))
+    return table
 
 
 @app.command()

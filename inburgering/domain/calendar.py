@@ -25,6 +25,11 @@ def today_in_amsterdam() -> dt.date:
     return pendulum.now(TIMEZONE).date()
 
 
+def day_in_amsterdam(moment: dt.datetime) -> dt.date:
+    """The calendar date in Amsterdam at an aware moment."""
+    return pendulum.instance(moment).in_timezone(TIMEZONE).date()
+
+
 @lru_cache(maxsize=256)
 def atw_holidays(year: int) -> frozenset[dt.date]:
     """Days the Algemene termijnenwet treats as holidays in `year`."""

@@ -57,7 +57,20 @@ _PARSERS: dict[str, Any] = {
     "agi_min_attempts": int,
     "agi_max_nt2_attempts_per_part": int,
     "agi_attempt_parts": lambda v: _parts(v),
+    "delivery_incident_after_attempts": lambda v: _at_least(1, v),
 }
+
+
+def _at_least(minimum: int, value: Any) -> int:
+    try:
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            raise ValueError
+        number = int(value)
+    except ValueError:
+        raise ValueError("must be a whole number") from None
+    if number < minimum:
+        raise ValueError(f"must be at least {minimum}")
+    return number
 
 
 def _parts(value: Any) -> str:

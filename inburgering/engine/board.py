@@ -11,7 +11,8 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from inburgering.store.models import Case
+from inburgering.engine import incidents
+from inburgering.store.models import INCIDENT_ACTIVE, Case, Incident
 
 
 def waiting_board(session: Session) -> list[dict]:
@@ -43,6 +44,20 @@ def waiting_cases(session: Session, process: str | None = None, limit: int = 200
     rows = session.scalars(query.order_by(Case.waiting_since, Case.id).limit(limit)).all()
     return [{"case": f"case-{c.id}", "process": c.process, "status": c.status, "waiting_for": c.waiting_for,
              "since": c.waiting_since.isoformat() if c.waiting_since else None} for c in rows]
+
+
+def incident_board(session: Session) -> list[dict]:
+    """Per kind and state: how many incidents are not closed, and the oldest one's day."""
+    rows = session.execute(
+        select(Incident.kind, Incident.state, func.count(Incident.id), func.min(Incident.opened_on))
+        .where(INCIDENT_ACTIVE).group_by(Incident.kind, Incident.state).order_by(Incident.kind, Incident.state)
+    ).all()
+    return [{"kind": k, "state": s, "incidents": n, "oldest_since": since.isoformat()} for k, s, n, since in rows]
+
+
+def open_incidents(session: Session, kind: str | None = None, limit: int = 200) -> list[dict]:
+    """The incidents not closed, oldest first: what failed, on which case, and what staff can do."""
+    return [incidents.describe(i) for i in incidents.list_open(session, kind, limit)]
 
 
 def loan_overview(session: Session, person_ref: str) -> dict | None:

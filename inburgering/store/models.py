@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, or_
+from sqlalchemy import JSON, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, \
+    literal_column, or_
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -188,13 +189,54 @@ class OutboxMessage(Base):
     channel: Mapped[str] = mapped_column(String(20))  # post | email | school | payment
     payload: Mapped[dict[str, Any]] = mapped_column(JsonData, default=dict)  # for non-letter messages
     idempotency_key: Mapped[str] = mapped_column(String(80), unique=True)
-    status: Mapped[str] = mapped_column(String(12), default="pending")  # pending|sent|failed
+    # pending: to send (again); sent; failed: the gateway refused it, it waits for staff (an
+    # incident); cancelled: staff closed its incident without sending it.
+    status: Mapped[str] = mapped_column(String(12), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_on: Mapped[dt.date] = mapped_column(Date)
     sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     last_error: Mapped[str | None] = mapped_column(Text)
+    # Not before this moment (UTC): the back-off after a failed attempt. NULL: at once. (0006)
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
     letter: Mapped[Letter] = relationship(lazy="raise")
+
+
+class Incident(Base):
+    """A step that failed and waits for people, as Camunda has them: a message the gateway
+    did not take, a timer or an event that raised. One row per failure of a source row
+    (`source` names its table); at most one not closed per source row. Process owners see
+    the open ones; staff retry or close them. The summary is for people and carries case
+    ids only, never personal data. (migration 0006)"""
+
+    __tablename__ = "incidents"
+    __table_args__ = (Index("ix_incidents_state_kind", "state", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # delivery | timer | event
+    source: Mapped[str] = mapped_column(String(40))  # outbox | deadlines | received_events
+    source_id: Mapped[int] = mapped_column(Integer)
+    summary: Mapped[str] = mapped_column(Text)
+    last_error: Mapped[str | None] = mapped_column(Text)  # kept in the case file only
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    state: Mapped[str] = mapped_column(String(12), default="open")  # open | retried | closed
+    opened_on: Mapped[dt.date] = mapped_column(Date)
+    closed_on: Mapped[dt.date | None] = mapped_column(Date)
+    resolution: Mapped[str | None] = mapped_column(Text)
+
+    @property
+    def label(self) -> str:
+        return f"incident-{self.id}"
+
+
+_incidents = Incident.__table__
+# A literal, not a bound value: PostgreSQL matches ON CONFLICT ... WHERE to the partial index
+# below only when it can read the predicate (a prepared statement's parameter it cannot).
+INCIDENT_ACTIVE = _incidents.c.state != literal_column("'closed'")
+# One incident that is not closed per source row: opening one twice finds the first.
+Index("uq_incidents_active_source", _incidents.c.source, _incidents.c.source_id, unique=True,
+      sqlite_where=INCIDENT_ACTIVE, postgresql_where=INCIDENT_ACTIVE)
 
 
 class PolicyValue(Base):
