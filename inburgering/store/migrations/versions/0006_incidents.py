@@ -9,14 +9,14 @@ them. It drops `outbox.next_attempt_at` (when to try again: every pending messag
 due at once, which the older code expects).
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0006'
-down_revision = '0004'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
