@@ -479,6 +479,14 @@ class Batch:
         if deadline in open_list:
             open_list.remove(deadline)
 
+    def park_deadline(self, deadline: DeadlineRecord) -> None:
+        """A timer that failed waits as an incident: not open (it does not fire again by itself)."""
+        self._close(deadline, "incident")
+        deadline.closed_on = None
+        open_list = self.open_deadlines.get((id(deadline.case), deadline.kind), [])
+        if deadline in open_list:
+            open_list.remove(deadline)
+
     def opened_deadlines_due_by(self, day: dt.date) -> bool:
         return any(d.new and d.state == "open" and d.due_on <= day for d in self.deadlines)
 
@@ -614,16 +622,17 @@ class Batch:
         closed = [{"b_id": d.id, "state": d.state, "closed_on": d.closed_on}
                   for d in self.deadlines if d.changed and not d.new]
         if closed:
-            self.connection.execute(_CLOSE_DEADLINE, closed)
+            _expect(self.connection.execute(_CLOSE_DEADLINE, closed).rowcount, len(closed), "deadlines")
         held_changes = [{"b_id": h.id, "state": h.state, "closed_on": h.closed_on, "alerted_on": h.alerted_on,
                          "closes_case": h.closes_case} for h in self.held_records if h.changed and not h.new]
         if held_changes:
             self.connection.execute(_UPDATE_HELD, held_changes)
         if self.inbox_outcomes:
-            self.connection.execute(_RECORD_OUTCOME, [
+            _expect(self.connection.execute(_RECORD_OUTCOME, [
                 {"b_id": inbox_id, "status": status, "reason": reason,
                  "case_id": case.id if case is not None else None, "processed_on": self.as_of}
-                for inbox_id, status, reason, case in self.inbox_outcomes])
+                for inbox_id, status, reason, case in self.inbox_outcomes]).rowcount,
+                len(self.inbox_outcomes), "received events")
         for case in self.new_cases:
             case.stored_state = ""  # written: a later transition in this batch object updates it
         self.new_cases, self.new_rows, self.inbox_outcomes = [], {}, []
@@ -643,6 +652,14 @@ class Batch:
                 "status": case.status, "waiting_for": case.waiting_for, "waiting_since": case.waiting_since,
                 "late_since": case.late_since, "state": self.state_of(case).model_dump(mode="json"),
                 "opened_on": case.opened_on, "updated_on": case.updated_on, "closed_on": case.closed_on}
+
+def _expect(written: int, claimed: int, what: str) -> None:
+    """An outcome is written only for a row this batch still holds: open (deadlines) or pending
+    (received events). Anything else means another worker got there: roll the batch back."""
+    if written != claimed:
+        raise StaleDataError(f"{claimed - written} of {claimed} {what} were handled by another worker meanwhile; "
+                             "the batch is rolled back and nothing of it is written")
+
 
 def allocate_ids(connection: Connection, counts: dict[Table, int]) -> dict[Table, list[int]]:
     """Ids for new rows, `counts[table]` of each table, so rows can refer to each other
@@ -703,11 +720,11 @@ _CASE_FIELDS = ("status", "waiting_for", "waiting_since", "late_since", "state",
 _UPDATE_CASE = (update(CASES)
                 .where(CASES.c.id == bindparam("b_id"), CASES.c.version == bindparam("b_version"))
                 .values({name: bindparam(name) for name in _CASE_FIELDS} | {"version": CASES.c.version + 1}))
-_CLOSE_DEADLINE = (update(DEADLINES).where(DEADLINES.c.id == bindparam("b_id"))
+_CLOSE_DEADLINE = (update(DEADLINES).where(DEADLINES.c.id == bindparam("b_id"), DEADLINES.c.state == "open")
                    .values(state=bindparam("state"), closed_on=bindparam("closed_on")))
 _UPDATE_HELD = (update(HELD).where(HELD.c.id == bindparam("b_id"))
                 .values({name: bindparam(name) for name in ("state", "closed_on", "alerted_on", "closes_case")}))
-_RECORD_OUTCOME = (update(INBOX).where(INBOX.c.id == bindparam("b_id"))
+_RECORD_OUTCOME = (update(INBOX).where(INBOX.c.id == bindparam("b_id"), INBOX.c.status == "pending")
                    .values({name: bindparam(name) for name in ("status", "reason", "case_id", "processed_on")}))
 
 

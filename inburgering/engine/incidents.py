@@ -36,7 +36,8 @@ from inburgering.store.models import INCIDENT_ACTIVE, Incident
 KINDS = ("delivery", "timer", "event")
 STATES = ("open", "retried", "closed")
 # The engine module that registers each source table's retry and close (imported on demand).
-SOURCE_MODULES = {"outbox": "inburgering.engine.dispatch"}
+SOURCE_MODULES = {"outbox": "inburgering.engine.dispatch", "deadlines": "inburgering.engine.service",
+                  "received_events": "inburgering.engine.service"}
 
 
 @dataclass(frozen=True)

@@ -30,10 +30,20 @@ def _json_text(value: object) -> str:
 _JSON_CODEC = {"json_serializer": _json_text, "json_deserializer": pydantic_core.from_json}
 
 
-def make_engine(url: str | None = None) -> Engine:
+def make_engine(url: str | None = None, *, readonly: bool = False) -> Engine:
+    """The engine of a case file. On SQLite every transaction of a writing engine begins with
+    BEGIN IMMEDIATE: one writer at a time, and what a writer reads (the inbox, due deadlines)
+    is read under its write lock, so two workers never apply the same row (architecture.md
+    §9). A `readonly` engine begins deferred: readers never wait for writers (WAL)."""
     url = url or config.database_url()
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30}, **_JSON_CODEC)
+        # isolation_level None: pysqlite leaves BEGIN to us (it would otherwise begin only
+        # before the first write, after the reads that decide what to write).
+        engine = create_engine(url, connect_args={"timeout": 30, "isolation_level": None}, **_JSON_CODEC)
+
+        @event.listens_for(engine, "begin")
+        def _begin(connection):  # noqa: ANN001
+            connection.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):  # noqa: ANN001
@@ -111,11 +121,27 @@ class CaseFile:
         if create:
             migrate(self.engine)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._reader: Engine | None = None
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
+        """A transaction that may write (on SQLite: the one writer of the moment)."""
         with self.sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A transaction that only reads (boards, answers to senders): it never waits for a writer."""
+        if self.engine.dialect.name != "sqlite":
+            with self.transaction() as session:
+                yield session
+            return
+        if self._reader is None:
+            self._reader = make_engine(self.engine.url.render_as_string(hide_password=False), readonly=True)
+        with Session(self._reader, expire_on_commit=False) as session, session.begin():
             yield session
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._reader is not None:
+            self._reader.dispose()
