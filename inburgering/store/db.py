@@ -28,12 +28,16 @@ def _json_text(value: object) -> str:
 # pydantic-core: about 3.5x faster than the json module, which was a visible part of
 # every stored transition. Same JSON, without the spaces.
 _JSON_CODEC = {"json_serializer": _json_text, "json_deserializer": pydantic_core.from_json}
+# A failed statement's error text would otherwise carry its parameters (a BSN among them) into
+# tracebacks, logs and Prefect.
+_ENGINE_OPTIONS = {**_JSON_CODEC, "hide_parameters": True}
 
 
-def make_engine(url: str | None = None) -> Engine:
+def make_engine(url: str | None = None, **options) -> Engine:
+    """An engine on the case file; `options` go to create_engine (e.g. a pool size)."""
     url = url or config.database_url()
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30}, **_JSON_CODEC)
+        engine = create_engine(url, connect_args={"timeout": 30}, **_ENGINE_OPTIONS, **options)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):  # noqa: ANN001
@@ -47,7 +51,7 @@ def make_engine(url: str | None = None) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, **_JSON_CODEC)
+    return create_engine(url, pool_pre_ping=True, **_ENGINE_OPTIONS, **options)
 
 
 def alembic_config(engine: Engine) -> Config:
