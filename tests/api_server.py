@@ -54,7 +54,8 @@ class ThreadedApi:
 class ApiProcess:
     """`inburgering api` in a process of its own; its log (stdout and stderr) in `log_path`."""
 
-    def __init__(self, database_url: str, log_path: Path, **env: str):
+    def __init__(self, database_url: str, log_path: Path, *, workers: int = 1, **env: str):
+        self.workers = workers
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
@@ -63,7 +64,8 @@ class ApiProcess:
 
     def __enter__(self) -> ApiProcess:
         log = self.log_path.open("ab")
-        self.process = subprocess.Popen([sys.executable, "-m", "inburgering.cli", "api", "--port", str(self.port)],
+        self.process = subprocess.Popen([sys.executable, "-m", "inburgering.cli", "api", "--port", str(self.port),
+                                         "--workers", str(self.workers)],
                                         env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
         log.close()
         deadline = time.monotonic() + 120  # a loaded machine imports slowly
