@@ -193,16 +193,24 @@ def _as_of(value: Optional[str]) -> "dt.date":
         raise typer.Exit(2) from None
 
 
-@app.command()
-def ingest(as_of: Optional[str] = typer.Option(None, "--as-of", help="The day to process (default: today).")) -> None:
-    """Apply the inbox's pending events dated up to the day, without Prefect."""
-    from inburgering.engine import service
+def _engine_step(as_of: Optional[str], step):  # noqa: ANN001, ANN202
+    """Run service.ingest or service.run_monitor on the case file for the day: (day, report)."""
     from inburgering.store.db import CaseFile
 
     day = _as_of(as_of)
     case_file = CaseFile()
-    report = service.ingest(case_file, day)
-    case_file.dispose()
+    try:
+        return day, step(case_file, day)
+    finally:
+        case_file.dispose()
+
+
+@app.command()
+def ingest(as_of: Optional[str] = typer.Option(None, "--as-of", help="The day to process (default: today).")) -> None:
+    """Apply the inbox's pending events dated up to the day, without Prefect."""
+    from inburgering.engine import service
+
+    day, report = _engine_step(as_of, service.ingest)
     Console().print(f"{day}: {report.applied} applied, {report.rejected} rejected, {report.errors} errors, "
                     f"{sum(report.journal.values())} letters/messages/payments")
     if report.errors:
@@ -213,12 +221,8 @@ def ingest(as_of: Optional[str] = typer.Option(None, "--as-of", help="The day to
 def monitor(as_of: Optional[str] = typer.Option(None, "--as-of", help="The day to process (default: today).")) -> None:
     """Fire the deadlines due up to the day (the daily monitor), without Prefect."""
     from inburgering.engine import service
-    from inburgering.store.db import CaseFile
 
-    day = _as_of(as_of)
-    case_file = CaseFile()
-    report = service.run_monitor(case_file, day)
-    case_file.dispose()
+    day, report = _engine_step(as_of, service.run_monitor)
     Console().print(f"{day}: {sum(report.fired.values())} deadlines fired, {sum(report.journal.values())} "
                     f"letters/messages/payments, {len(report.alerts)} alerts")
 

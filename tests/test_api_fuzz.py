@@ -12,8 +12,7 @@ from hypothesis import strategies as st
 
 from inburgering.api.app import MAX_EVENTS
 from inburgering.engine.errors import contains_bsn
-from tests.api_server import ThreadedApi
-from tests.test_api import Api, prepare
+from tests.test_api import api  # noqa: F401 - the fixture: the API served on a case file with sources
 
 
 def _with_check_digit(first8: int) -> str | None:
@@ -78,14 +77,6 @@ def broken_events(draw, types: list[str]) -> dict:
 def bodies(types: list[str]) -> st.SearchStrategy:
     return st.one_of(broken_events(types), st.lists(st.one_of(broken_events(types), json_values), min_size=1,
                                                      max_size=5), json_values)
-
-
-@pytest.fixture
-def api(database_url):
-    case_file, tokens = prepare(database_url)
-    with ThreadedApi(database_url) as server:
-        yield Api(server.url, tokens, case_file)
-    case_file.dispose()
 
 
 def check(answer: httpx.Response) -> None:
