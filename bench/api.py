@@ -1,7 +1,7 @@
 """The inbound API under load: the real server (`inburgering api`, its own process) over N
 concurrent connections, events in lists of 100 and one by one, on SQLite and PostgreSQL.
 
-    python -m bench.api [--list-events 20000] [--singles 3000] [--connections 20]
+    python -m bench.api [--list-events 20000] [--singles 5000] [--connections 20]
                         [--database sqlite] [--database postgresql] [--database URL] [--workers 1] [--json]
 
 `postgresql` starts a private server (Debian's postgresql, as the tests do); a URL names an
@@ -179,7 +179,7 @@ def _print(result: dict) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.api", description=__doc__.split("\n\n")[0])
     parser.add_argument("--list-events", type=int, default=20000, help="events sent in lists of 100")
-    parser.add_argument("--singles", type=int, default=3000, help="single-event requests")
+    parser.add_argument("--singles", type=int, default=5000, help="single-event requests")
     parser.add_argument("--connections", type=int, default=20)
     parser.add_argument("--workers", type=int, default=1, help="server processes (inburgering api --workers)")
     parser.add_argument("--database", action="append", help="sqlite, postgresql or a URL (repeatable)")

@@ -25,7 +25,7 @@ from inburgering import config
 from inburgering.api.sources import Sender, authenticate, mark_sent
 from inburgering.domain.events import Event, event_payload
 from inburgering.engine import service
-from inburgering.engine.errors import Problem
+from inburgering.engine.errors import InputError, Problem
 from inburgering.store.db import make_engine
 from inburgering.store.models import Person, ReceivedEvent
 
@@ -149,7 +149,7 @@ class ApiStore:
                         raise Conflict([("bsn", "another person in the case file already has this BSN")])
                     service.register_person(session, ref=ref, **wanted)
                     return True
-            except IntegrityError:  # registered at the same moment by another request: look again
+            except (IntegrityError, InputError):  # registered at this moment by another request: look again
                 if attempt == ATTEMPTS - 1:
                     raise
         raise AssertionError("unreachable")
