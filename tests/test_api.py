@@ -89,6 +89,10 @@ def test_health_needs_no_token_and_the_contract_is_in_openapi(api):
     assert {"200", "202", "401", "403", "409", "413", "422"} <= set(responses)
     assert "id" in spec["components"]["schemas"]["LoanGranted"]["required"]
     assert httpx.get(f"{api.url}/docs").status_code == 200
+    nowhere = httpx.get(f"{api.url}/v1/nowhere/{BSN['p1']}")
+    assert nowhere.status_code == 404 and nowhere.json()["errors"][0]["field"] == "path"
+    assert_no_bsn(nowhere)
+    assert httpx.delete(f"{api.url}/v1/events").status_code == 405
 
 
 def test_accepted_once_then_duplicate_and_other_content_under_the_same_id_is_409(api):

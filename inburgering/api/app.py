@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from inburgering.api.inbox import ApiStore, Conflict, Item, field_path
 from inburgering.api.sources import PEOPLE_KINDS, Sender, event_refusal, type_refusal
@@ -322,6 +323,11 @@ def create_app(database_url: str | None = None) -> FastAPI:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
         return _error_response(exc.status, exc.problems)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # no such path, or not with this method: in the same shape as every other error
+        return _error_response(exc.status_code, [("path", f"{request.method} {request.url.path}: {exc.detail}")])
 
     @app.get("/v1/health", tags=["health"])
     async def health() -> dict:
