@@ -16,10 +16,8 @@ app = typer.Typer(help="Orchestration of Dutch civic-integration journeys (inbur
                   no_args_is_help=True, pretty_exceptions_enable=False)
 scenario_app = typer.Typer(help="Replay scenario files through the engine.", no_args_is_help=True)
 letters_app = typer.Typer(help="Hold and release letters.", no_args_is_help=True)
-sources_app = typer.Typer(help="The systems that send events through the inbound API.", no_args_is_help=True)
 app.add_typer(scenario_app, name="scenario")
 app.add_typer(letters_app, name="letters")
-app.add_typer(sources_app, name="sources")
 err = Console(stderr=True, soft_wrap=True)
 
 
@@ -225,6 +223,10 @@ def monitor(as_of: Optional[str] = typer.Option(None, "--as-of", help="The day t
     day, report = _engine_step(as_of, service.run_monitor)
     Console().print(f"{day}: {sum(report.fired.values())} deadlines fired, {sum(report.journal.values())} "
                     f"letters/messages/payments, {len(report.alerts)} alerts")
+
+
+sources_app = typer.Typer(help="The systems that send events through the inbound API.", no_args_is_help=True)
+app.add_typer(sources_app, name="sources")
 
 
 @sources_app.command("add")

@@ -9,11 +9,11 @@ pending; the next run sends it again with the same key and the gateway answers
 from __future__ import annotations
 
 import datetime as dt
+import os
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from inburgering.engine.faults import crash_point
 from inburgering.gateway.client import GatewayClient, GatewayRefused, GatewayUnavailable
 from inburgering.store.db import CaseFile
 from inburgering.store.models import Case, Letter, OutboxMessage, Person
@@ -58,7 +58,7 @@ def dispatch_pending(case_file: CaseFile, client: GatewayClient, *, now: dt.date
             letter = session.get(Letter, row.letter_id) if row.letter_id else None
             person = session.scalar(select(Person).join(Case, Case.person_id == Person.id)
                                     .where(Case.id == row.case_id))
-            crash_point("before_send")
+            _crash_point("before_send")
             try:
                 answer = client.send(_message(row, letter, person), row.idempotency_key)
             except GatewayUnavailable as exc:
@@ -74,10 +74,16 @@ def dispatch_pending(case_file: CaseFile, client: GatewayClient, *, now: dt.date
                 row.status, row.last_error = "failed", str(exc)
                 report.failed += 1
                 continue
-            crash_point("after_send")
+            _crash_point("after_send")
             row.attempts += 1
             row.status, row.sent_at, row.last_error = "sent", now, None
             report.sent += 1
             report.duplicates += bool(answer.get("duplicate"))
             report.by_channel[row.channel] = report.by_channel.get(row.channel, 0) + 1
     return report
+
+
+def _crash_point(name: str) -> None:
+    """Fault injection for the crash tests: die hard, as a killed worker would."""
+    if os.environ.get("INBURGERING_CRASH_AT") == name:
+        os._exit(137)
