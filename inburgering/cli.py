@@ -259,6 +259,131 @@ def _text_table(title: str, rows: list[dict]) -> Table:
 
 
 @app.command()
+def api(
+    host: str = typer.Option("127.0.0.1", help="Address to bind; keep 127.0.0.1 behind a TLS proxy."),
+    port: int = typer.Option(8030, help="Port."),
+    workers: int = typer.Option(1, help="Processes serving the port (PostgreSQL; SQLite has one writer)."),
+) -> None:
+    """Serve the inbound API (shared/api.md); OpenAPI at /docs and /openapi.json."""
+    from inburgering.api.server import serve
+
+    serve(host, port, workers=workers)
+
+
+def _as_of(value: Optional[str]) -> "dt.date":
+    import datetime as dt
+
+    from inburgering.domain.calendar import today_in_amsterdam
+
+    if value is None:
+        return today_in_amsterdam()
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        err.print(f"--as-of: {value!r} is not a real calendar date (write YYYY-MM-DD)", markup=False)
+        raise typer.Exit(2) from None
+
+
+def _engine_step(as_of: Optional[str], step):  # noqa: ANN001, ANN202
+    """Run service.ingest or service.run_monitor on the case file for the day: (day, report)."""
+    from inburgering.store.db import CaseFile
+
+    day = _as_of(as_of)
+    case_file = CaseFile()
+    try:
+        return day, step(case_file, day)
+    finally:
+        case_file.dispose()
+
+
+@app.command()
+def ingest(as_of: Optional[str] = typer.Option(None, "--as-of", help="The day to process (default: today).")) -> None:
+    """Apply the inbox's pending events dated up to the day, without Prefect."""
+    from inburgering.engine import service
+
+    day, report = _engine_step(as_of, service.ingest)
+    Console().print(f"{day}: {report.applied} applied, {report.rejected} rejected, {report.errors} errors, "
+                    f"{sum(report.journal.values())} letters/messages/payments")
+    if report.errors:
+        raise typer.Exit(1)
+
+
+@app.command()
+def monitor(as_of: Optional[str] = typer.Option(None, "--as-of", help="The day to process (default: today).")) -> None:
+    """Fire the deadlines due up to the day (the daily monitor), without Prefect."""
+    from inburgering.engine import service
+
+    day, report = _engine_step(as_of, service.run_monitor)
+    Console().print(f"{day}: {sum(report.fired.values())} deadlines fired, {sum(report.journal.values())} "
+                    f"letters/messages/payments, {len(report.alerts)} alerts")
+
+
+sources_app = typer.Typer(help="The systems that send events through the inbound API.", no_args_is_help=True)
+app.add_typer(sources_app, name="sources")
+
+
+@sources_app.command("add")
+def sources_add(
+    name: str = typer.Argument(..., help="A name for the sending system, e.g. ind-production."),
+    kind: str = typer.Option(..., "--kind", help="ind, brp, municipality, school, portal, exams or payments."),
+    school: Optional[str] = typer.Option(None, "--school", help="For a school: the school name it sends for."),
+) -> None:
+    """Register a sending system and print its token (once: only a hash is kept)."""
+    import datetime as dt
+
+    from inburgering.api.sources import add_source
+    from inburgering.engine.errors import InputError
+    from inburgering.store.db import CaseFile
+
+    try:
+        with CaseFile().transaction() as session:
+            token = add_source(session, name, kind, school=school, now=dt.datetime.now(dt.timezone.utc))
+    except InputError as exc:
+        err.print(str(exc), markup=False, highlight=False)
+        raise typer.Exit(2) from None
+    err.print(f"source {name} ({kind}) registered; its token (shown only now):", markup=False, highlight=False)
+    print(token)
+
+
+@sources_app.command("list")
+def sources_list() -> None:
+    """The sending systems: name, kind, school, when each last sent, revoked."""
+    from inburgering.api.sources import list_sources
+    from inburgering.store.db import CaseFile
+
+    with CaseFile().transaction() as session:
+        rows = list_sources(session)
+    table = Table(title="sources")
+    for column in ("name", "kind", "school", "last sent (UTC)", "revoked (UTC)"):
+        table.add_column(column)
+    for s in rows:
+        table.add_row(s.name, s.kind, s.school or "", _minute(s.last_sent_at) or "never", _minute(s.revoked_at))
+    Console().print(table if rows else "no sources")
+
+
+def _minute(moment) -> str:  # noqa: ANN001
+    return moment.strftime("%Y-%m-%d %H:%M") if moment else ""
+
+
+@sources_app.command("revoke")
+def sources_revoke(name: str = typer.Argument(..., help="The source's name.")) -> None:
+    """End a source's token at once (what it sent stays)."""
+    import datetime as dt
+
+    from inburgering.api.sources import revoke_source
+    from inburgering.engine.errors import InputError
+    from inburgering.store.db import CaseFile
+
+    try:
+        with CaseFile().transaction() as session:
+            revoke_source(session, name, now=dt.datetime.now(dt.timezone.utc))
+    except InputError as exc:
+        err.print(str(exc), markup=False, highlight=False)
+        raise typer.Exit(2) from None
+    Console().print(f"source {name} revoked: its token is refused from now on")
+
+
+@app.command()
 def bench(
     journeys: int = typer.Option(1000, "--journeys", help="How many synthetic journeys."),
     years: int = typer.Option(3, "--years", help="Simulated years."),

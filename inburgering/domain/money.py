@@ -17,9 +17,13 @@ def money(value: str | int | Decimal) -> Decimal:
         raise ValueError(f"{value!r} is not an amount; write it like \"250.00\"") from None
     if not amount.is_finite():
         raise ValueError(f"{value!r} is not an amount")
-    if amount != amount.quantize(CENT):
+    try:
+        cents = amount.quantize(CENT)
+    except InvalidOperation:  # too many digits to hold in cents, e.g. "1e999999"
+        raise ValueError(f"{value!r} is too large to be an amount") from None
+    if amount != cents:
         raise ValueError(f"{value!r} has more than two decimals; amounts are in whole cents")
-    return amount.quantize(CENT)
+    return cents
 
 
 def fmt(amount: Decimal) -> str:

@@ -26,13 +26,13 @@ for staff: the outbox row, then its incident.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import uuid
 from dataclasses import dataclass, field
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from inburgering.engine.faults import crash_point
 from inburgering.domain.calendar import day_in_amsterdam
 from inburgering.engine import incidents
 from inburgering.engine.batch import CHANNEL_BY_KIND
@@ -146,7 +146,7 @@ class _Run:
             person = session.scalar(select(Person).join(Case, Case.person_id == Person.id)
                                     .where(Case.id == row.case_id))
             what = _what(row.channel, letter.type if letter else None, row.payload)
-            _crash_point("before_send")
+            crash_point("before_send")
             self.report.attempted += 1
             try:
                 answer = self.client.send(_message(row, letter, person), row.idempotency_key)
@@ -163,7 +163,7 @@ class _Run:
                                    "It is not sent again until staff retry the incident (once what the gateway "
                                    "refused is put right) or close it.")
                 return exc
-            _crash_point("after_send")
+            crash_point("after_send")
             if _write(session, row.id, row.attempts, status="sent", sent_at=self.now, last_error=None,
                       next_attempt_at=None):
                 self.report.sent += 1
@@ -297,9 +297,3 @@ def resend(session: Session, case_id: int, message_type: str, *, today: dt.date,
     session.add(OutboxMessage(case_id=case_id, letter_id=letter.id, channel=CHANNEL_BY_KIND[letter.kind],
                               created_on=today, idempotency_key=uuid.uuid4().hex, payload={"resent": True}))
     return {"letter": letter.id, "type": letter.type, "dated": letter.on_date.isoformat()}
-
-
-def _crash_point(name: str) -> None:
-    """Fault injection for the crash tests: die hard, as a killed worker would."""
-    if os.environ.get("INBURGERING_CRASH_AT") == name:
-        os._exit(137)

@@ -23,8 +23,8 @@ from inburgering.domain.events import EVENT_TYPES, Event, event_payload, parse_e
 from inburgering.domain.process import EventRejected, Timer
 from inburgering.domain.registry import process_for, process_named
 from inburgering.engine.batch import INBOX, Batch, CaseRecord, DeadlineRecord, allocate_ids, held_letter_types
+from inburgering.engine.errors import InputError, shown
 from inburgering.engine.incidents import open_incident, register_source
-from inburgering.engine.errors import InputError, describe_validation_error
 from inburgering.store.db import CaseFile, load_policy
 from inburgering.store.models import Case, Deadline, HeldLetter, LetterHold, Person, ReceivedEvent
 
@@ -59,16 +59,17 @@ def register_person(session: Session, *, ref: str, bsn: str, name: str, email: s
 def validate_event(raw: dict[str, Any]) -> Event:
     """Check an event's type and fields; InputError names what is wrong."""
     if not isinstance(raw, dict):
-        raise InputError("an event must be a mapping of fields")
+        raise InputError.at("", "an event must be a mapping of fields")
     event_type = raw.get("type")
     if event_type is None:
-        raise InputError("type: is required but missing")
-    if event_type not in EVENT_TYPES:
-        raise InputError(f"type: unknown event type {event_type!r}; known types: {', '.join(sorted(EVENT_TYPES))}")
+        raise InputError.at("type", "is required but missing")
+    if not isinstance(event_type, str) or event_type not in EVENT_TYPES:
+        raise InputError.at("type", f"unknown event type {shown(event_type)}; known types: "
+                                    f"{', '.join(sorted(EVENT_TYPES))}")
     try:
         return parse_event(raw)
     except ValidationError as exc:
-        raise InputError(describe_validation_error(exc)) from None
+        raise InputError.from_validation(exc) from None
 
 
 def event_key(event: Event) -> str:
@@ -77,13 +78,23 @@ def event_key(event: Event) -> str:
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def unknown_person(ref: str) -> InputError:
+    return InputError.at("person", f"no person {shown(ref)} in the case file")
+
+
+def repeat_of(original_id: int, original_source: str, received_on: dt.date) -> dict[str, Any]:
+    """The columns of an inbox row that repeats an event already received: kept, never applied."""
+    return {"status": "duplicate", "idempotency_key": None, "duplicate_of": original_id, "processed_on": received_on,
+            "reason": f"duplicate: the same event was already received ({original_source})"}
+
+
 def receive(session: Session, raw: dict[str, Any], *, source: str, received_on: dt.date,
             idempotency_key: str | None = None) -> ReceivedEvent:
     """Put a validated event into the inbox. A second delivery is kept as a duplicate."""
     event = validate_event(raw)
     person_id = session.scalar(select(Person.id).where(Person.ref == event.person))
     if person_id is None:
-        raise InputError(f"person: no person {event.person!r} in the case file")
+        raise unknown_person(event.person)
     key = idempotency_key or event_key(event)
     row = ReceivedEvent(person_id=person_id, type=event.type, event_date=event.date,  # type: ignore[attr-defined]
                         payload=event_payload(event), source=source, received_on=received_on)
@@ -91,10 +102,8 @@ def receive(session: Session, raw: dict[str, Any], *, source: str, received_on: 
     if original is None:
         row.idempotency_key = key
     else:
-        row.status = "duplicate"
-        row.duplicate_of = original.id
-        row.processed_on = received_on
-        row.reason = f"duplicate: the same event was already received ({original.source})"
+        for column, value in repeat_of(original.id, original.source, received_on).items():
+            setattr(row, column, value)
     session.add(row)
     session.flush([row])
     return row
@@ -153,7 +162,7 @@ def receive_many(session: Session, items: list[tuple[dict[str, Any] | Event, str
     keys = []
     for event in events:
         if event.person not in person_ids:
-            raise InputError(f"person: no person {event.person!r} in the case file")
+            raise unknown_person(event.person)
         keys.append(event_key(event))
     originals: dict[str, tuple[int, str]] = {}  # key -> (id, source) of the first delivery
     unique = list(set(keys))
@@ -173,8 +182,7 @@ def receive_many(session: Session, items: list[tuple[dict[str, Any] | Event, str
             row["idempotency_key"] = key
             originals[key] = (new_id, source)
         else:
-            row.update(status="duplicate", duplicate_of=original[0], processed_on=received_on,
-                       reason=f"duplicate: the same event was already received ({original[1]})")
+            row.update(repeat_of(original[0], original[1], received_on))
         rows.append(row)
     for start in range(0, len(rows), _INSERT_CHUNK):
         session.execute(insert(INBOX), rows[start:start + _INSERT_CHUNK])

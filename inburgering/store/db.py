@@ -28,18 +28,24 @@ def _json_text(value: object) -> str:
 # pydantic-core: about 3.5x faster than the json module, which was a visible part of
 # every stored transition. Same JSON, without the spaces.
 _JSON_CODEC = {"json_serializer": _json_text, "json_deserializer": pydantic_core.from_json}
+# A failed statement's error text would otherwise carry its parameters (a BSN among them) into
+# tracebacks, logs and Prefect.
+_ENGINE_OPTIONS = {**_JSON_CODEC, "hide_parameters": True}
 
 
-def make_engine(url: str | None = None, *, readonly: bool = False) -> Engine:
-    """The engine of a case file. On SQLite every transaction of a writing engine begins with
-    BEGIN IMMEDIATE: one writer at a time, and what a writer reads (the inbox, due deadlines)
-    is read under its write lock, so two workers never apply the same row (architecture.md
-    §9). A `readonly` engine begins deferred: readers never wait for writers (WAL)."""
+def make_engine(url: str | None = None, *, readonly: bool = False, **options) -> Engine:
+    """The engine of a case file; `options` go to create_engine (e.g. a pool size).
+
+    On SQLite every transaction of a writing engine begins with BEGIN IMMEDIATE: one writer
+    at a time, and what a writer reads (the inbox, due deadlines) is read under its write
+    lock, so two workers never apply the same row (architecture.md §9). A `readonly` engine
+    begins deferred: readers never wait for writers (WAL)."""
     url = url or config.database_url()
     if url.startswith("sqlite"):
         # isolation_level None: pysqlite leaves BEGIN to us (it would otherwise begin only
         # before the first write, after the reads that decide what to write).
-        engine = create_engine(url, connect_args={"timeout": 30, "isolation_level": None}, **_JSON_CODEC)
+        engine = create_engine(url, connect_args={"timeout": 30, "isolation_level": None}, **_ENGINE_OPTIONS,
+                               **options)
 
         @event.listens_for(engine, "begin")
         def _begin(connection):  # noqa: ANN001
@@ -57,7 +63,7 @@ def make_engine(url: str | None = None, *, readonly: bool = False) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, **_JSON_CODEC)
+    return create_engine(url, pool_pre_ping=True, **_ENGINE_OPTIONS, **options)
 
 
 def alembic_config(engine: Engine) -> Config:

@@ -102,7 +102,9 @@ class ReceivedEvent(Base):
 
     __tablename__ = "received_events"
     __table_args__ = (Index("ix_received_events_status_id", "status", "id"),
-                      Index("ix_received_events_status_date_id", "status", "event_date", "id"))
+                      Index("ix_received_events_status_date_id", "status", "event_date", "id"),
+                      # a sender's id names one event of that sender (migration 0007)
+                      UniqueConstraint("source_id", "sender_event_id", name="uq_received_events_source_sender_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # Unique: the same event delivered twice is applied once. NULL on duplicate rows.
@@ -118,6 +120,26 @@ class ReceivedEvent(Base):
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
     processed_on: Mapped[dt.date | None] = mapped_column(Date)
     duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("received_events.id"))
+    # Sent through the inbound API (api.md): by which source, under the sender's own id, with a
+    # hash of its content (the same id again with other content is refused). NULL otherwise.
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id", name="fk_received_events_source_id"))
+    sender_event_id: Mapped[str | None] = mapped_column(String(200))
+    content_hash: Mapped[str | None] = mapped_column(String(80))
+
+
+class Source(Base):
+    """A system that sends events through the inbound API. Its token is kept only as a hash."""
+
+    __tablename__ = "sources"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))  # ind | brp | municipality | school | portal | exams | payments
+    school: Mapped[str | None] = mapped_column(String(500))  # a school sends for this school name only
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 of the token, hex
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Deadline(Base):
