@@ -322,6 +322,21 @@ class ExamsProcess(Process):
 # ---- shared checks ---------------------------------------------------------------------------------------
 
 
+def parts_taken(ctx: Context) -> dict[str, tuple[int, bool]]:
+    """For the integration term (the fine, the effort extension): each exam part the person
+    needs, how often it was taken (an exam that got a result) and whether it was passed."""
+    try:
+        required = exam_rules.required_parts(_facts(ctx, ctx.today))
+    except EventRejected:  # the intake is not complete: no parts are known yet
+        return {}
+    exams: ExamsState | None = ctx.case("exams")
+    taken = {part: 0 for part in required}
+    for registration in exams.history if exams else []:
+        if registration.outcome in ("passed", "failed") and registration.part in taken:
+            taken[registration.part] += 1
+    return {part: (count, exams is not None and part in exams.passed) for part, count in taken.items()}
+
+
 def _letter_key(letter_type: str, part: str | None) -> str:
     return f"{letter_type}:{part}" if part else letter_type
 

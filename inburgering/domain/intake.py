@@ -29,6 +29,7 @@ from inburgering.domain.events import (
     ResidencePermitGranted,
 )
 from inburgering.domain.journey import ObligationKnown, regime_for
+from inburgering.domain.term import TermStarted
 from inburgering.domain.process import (
     Communicate,
     Context,
@@ -178,6 +179,8 @@ class IntakeProcess(Process):
                 "term_end": state.term_end,
                 "municipality": state.municipality,
             }, overdue=Overdue(due_by, "start_letter_overdue", {"complete_on": state.complete_on})))
+            if state.term_end is not None:  # Wi2013: the letter states the term
+                actions.append(TermStarted(state.regime, state.start_date, state.term_end))
 
         if state.regime == "wi2021" and state.pip_on is None:
             return Transition(state, "waiting_for_pip", "PIP from the municipality", state.start_letter_on, actions)
@@ -195,5 +198,7 @@ class IntakeProcess(Process):
             actions.append(Communicate("term_established", {
                 "route": event.route, "pip_on": event.date, "term_end": state.term_end,
             }))
+            if state.obligated:
+                actions.append(TermStarted(state.regime, event.date + dt.timedelta(days=1), state.term_end))
         state.route = event.route
         return self._settle(state, ctx, actions)

@@ -58,6 +58,23 @@ _PARSERS: dict[str, Any] = {
     "agi_max_nt2_attempts_per_part": int,
     "agi_attempt_parts": lambda v: _parts(v),
     "delivery_incident_after_attempts": lambda v: _at_least(1, v),
+    "term_reminder_months": lambda v: _months_list(v),
+    "fine_response_days": lambda v: _at_least(1, v),
+    "term_follow_up_years": float,
+    "term_fine_cycles": lambda v: _at_least(1, v),
+    "fine_wi2013": lambda v: _fine_table(v),
+    "fine_wi2021": lambda v: _fine_table(v),
+    "extension_staff_review": lambda v: _boolean(v),
+    "extension_decision_weeks": lambda v: _at_least(1, v),
+    "extension_min_term_years": float,
+    "extension_effort_years": float,
+    "extension_effort_min_hours": lambda v: _at_least(0, v),
+    "extension_effort_min_attempts": lambda v: _at_least(1, v),
+    "extension_birth_weeks": lambda v: _at_least(1, v),
+    "extension_death_months": lambda v: _at_least(1, v),
+    "extension_alfa_years": float,
+    "extension_illness_months": lambda v: _at_least(1, v),
+    "extension_illness_min_months": lambda v: _at_least(0, v),
 }
 
 
@@ -82,6 +99,30 @@ def _parts(value: Any) -> str:
     if unknown or not parts:
         raise ValueError(f"must list exam parts from {', '.join(known)} (unknown: {', '.join(unknown) or 'none given'})")
     return ",".join(parts)
+
+
+def _months_list(value: Any) -> str:
+    """A list of months before a day (e.g. [12, 3]), kept as "12,3" text, largest first."""
+    items = value if isinstance(value, (list, tuple)) else str(value).split(",")
+    try:
+        months = sorted({int(str(m).strip()) for m in items if str(m).strip()}, reverse=True)
+    except ValueError:
+        raise ValueError("must be a list of whole numbers of months, e.g. [12, 3]") from None
+    if not months or any(not 1 <= m <= 60 for m in months):
+        raise ValueError("must list between 1 and 60 months, e.g. [12, 3]")
+    return ",".join(str(m) for m in months)
+
+
+def _fine_table(value: Any) -> str:
+    """The fine table (domain.md §7): three rows by hours (< 150, 150-299, >= 300), each three
+    amounts (not every part taken, every part once, every failed part twice); kept as text."""
+    rows = value if isinstance(value, (list, tuple)) else [r.split(",") for r in str(value).split(";")]
+    cells = [[money(c.strip() if isinstance(c, str) else c) for c in row] for row in rows]
+    if len(cells) != 3 or any(len(row) != 3 for row in cells):
+        raise ValueError("must be three rows (hours < 150, 150-299, >= 300) of three amounts each")
+    if any(c < 0 for row in cells for c in row):
+        raise ValueError("a fine cannot be negative")
+    return ";".join(",".join(f"{c:.2f}" for c in row) for row in cells)
 
 
 def _choice(value: Any, options: tuple[str, ...]) -> str:

@@ -9,9 +9,10 @@ from inburgering.domain.intake import IntakeProcess
 from inburgering.domain.invoicing import InvoicingProcess
 from inburgering.domain.journey import JourneyProcess
 from inburgering.domain.process import Process
+from inburgering.domain.term import TermProcess
 
 PROCESSES: tuple[Process, ...] = (IntakeProcess(), InvoicingProcess(), ExemptionProcess(), ExamsProcess(),
-                                  JourneyProcess())
+                                  JourneyProcess(), TermProcess())
 _BY_NAME = {p.name: p for p in PROCESSES}
 
 

@@ -487,9 +487,6 @@ class Batch:
         if deadline in open_list:
             open_list.remove(deadline)
 
-    def opened_deadlines_due_by(self, day: dt.date) -> bool:
-        return any(d.new and d.state == "open" and d.due_on <= day for d in self.deadlines)
-
     # ---- one person's changes, undone when something fails ------------------------------------
 
     def savepoint(self, person_id: int) -> Callable[[], None]:

@@ -22,7 +22,7 @@ from inburgering.domain.bsn import validate_bsn
 from inburgering.domain.events import EVENT_TYPES, Event, event_payload, parse_event
 from inburgering.domain.process import EventRejected, Timer
 from inburgering.domain.registry import process_for, process_named
-from inburgering.engine.batch import INBOX, Batch, CaseRecord, DeadlineRecord, allocate_ids, held_letter_types
+from inburgering.engine.batch import INBOX, Batch, DeadlineRecord, allocate_ids, held_letter_types
 from inburgering.engine.errors import InputError, shown
 from inburgering.engine.incidents import open_incident, register_source
 from inburgering.store.db import CaseFile, load_policy
@@ -193,17 +193,34 @@ def receive_many(session: Session, items: list[tuple[dict[str, Any] | Event, str
 
 
 @dataclass
-class IngestReport:
+class RunReport:
+    """What an ingest or monitor run did: events applied (or refused), timers fired, what was
+    sent (journal counts by kind and type), alerts raised, incidents parked."""
+
+    as_of: dt.date | None = None
     applied: int = 0
     rejected: int = 0
     errors: int = 0
+    fired: Counter = field(default_factory=Counter)
     journal: Counter = field(default_factory=Counter)
+    alerts: list[dict] = field(default_factory=list)
+    incidents: int = 0  # events and timers parked as incidents
 
-    def add(self, other: IngestReport) -> None:
+    def add(self, other: RunReport) -> None:
         self.applied += other.applied
         self.rejected += other.rejected
         self.errors += other.errors
+        self.fired.update(other.fired)
         self.journal.update(other.journal)
+        self.alerts += other.alerts
+        self.incidents += other.incidents
+
+    def took(self, batch: Batch) -> None:
+        self.journal.update(batch.journal)
+        self.alerts += _alerts(batch)
+
+
+IngestReport = MonitorReport = RunReport  # the names the flows and tasks read
 
 
 # ---- claims and partitions --------------------------------------------------------------------
@@ -286,25 +303,21 @@ def _holds_with_work(held: frozenset[str], alert_overdue: bool):
 
 
 def ingest(case_file: CaseFile, as_of: dt.date, *, batch_size: int = DEFAULT_BATCH,
-           partition: Partition = ALL) -> IngestReport:
-    """Apply every pending event dated on or before `as_of`, in arrival order, in batches.
-    Safe with other ingests and monitors at once: each batch claims what it applies."""
-    report = IngestReport()
+           partition: Partition = ALL) -> RunReport:
+    """Bring every person with events pending up to `as_of`: their events dated on or before
+    it, in arrival order, then their timers due by then (see `_bring_up_to_date`). In batches,
+    each claiming its people: safe with other ingests and monitors at once."""
+    report = RunReport(as_of)
     released = release_holds(case_file, as_of, alert_overdue=False, partition=partition)
     if released is not None:
-        report.journal.update(released.journal)
+        report.took(released)
     while True:
         with case_file.transaction() as session:
             rows = _claiming(session, _PENDING_EVENTS, {"as_of": as_of, "limit": batch_size, **partition.values()})
             if not rows:
                 return report
             _paused("ingest")
-            batch = Batch(session, as_of, load_policy(session), held_letter_types(session, as_of))
-            batch.load_people(person_id for _, person_id, _ in rows)
-            for inbox_id, person_id, payload in rows:
-                _apply_event(batch, inbox_id, person_id, payload, report)
-            batch.finish()
-            report.journal.update(batch.journal)
+            _bring_up_to_date(session, as_of, {person_id for _, person_id, _ in rows}, report)
         if len(rows) < batch_size:  # that was the last of them: applying events receives none
             return report
 
@@ -317,7 +330,7 @@ _PENDING_EVENTS = _claimed(
     .limit(bindparam("limit")), ReceivedEvent.person_id)
 
 
-def _apply_event(batch: Batch, inbox_id: int, person_id: int, payload: dict, report: IngestReport) -> None:
+def _apply_event(batch: Batch, inbox_id: int, person_id: int, payload: dict, report: RunReport) -> None:
     event = parse_event(payload)
     process = process_for(event)
     restore = batch.savepoint(person_id)
@@ -354,82 +367,83 @@ def _apply_event(batch: Batch, inbox_id: int, person_id: int, payload: dict, rep
                               + (f" to case-{case_id}" if case_id else ""),
                       on=batch.as_of, error=f"{type(exc).__name__}: {exc}")
         report.errors += 1
+        report.incidents += 1
         return
     batch.record_outcome(inbox_id, "applied", case=case)
     report.applied += 1
 
 
-# ---- the deadline monitor ----------------------------------------------------------------------
+# ---- the deadline monitor, and one person's day -----------------------------------------------
 
 
-@dataclass
-class MonitorReport:
-    as_of: dt.date
-    fired: Counter = field(default_factory=Counter)
-    journal: Counter = field(default_factory=Counter)
-    alerts: list[dict] = field(default_factory=list)
-    incidents: int = 0  # timers parked as incidents
-    # Events of the people with timers due that were still pending: applied first (see run_monitor).
-    events: IngestReport = field(default_factory=IngestReport)
-
-
-MAX_ROUNDS = 1000  # a process that keeps opening deadlines due today would loop forever
+MAX_ROUNDS = 1000  # rounds of batches in one monitor run: the people with timers due come in batches
+MAX_PASSES = 100  # timers opening timers due the same day, within one batch
 
 
 def run_monitor(case_file: CaseFile, as_of: dt.date, *, batch_size: int = DEFAULT_BATCH,
-                partition: Partition = ALL) -> MonitorReport:
-    """Fire every open deadline due on or before `as_of`. Running a day twice changes nothing;
-    other monitors and ingests may run at once (each batch claims what it fires). A timer that
-    raises, or comes due again the day it fired (a loop), is parked as an incident on its case.
-
-    A person's events dated up to `as_of` that are still pending are applied before their timers
-    fire, under the same claim: the day's events come before the day's timers whichever worker
-    gets to the person first, so workers at once leave what one worker would."""
-    report = MonitorReport(as_of)
+                partition: Partition = ALL) -> RunReport:
+    """Bring every person with a timer due up to `as_of` (see `_bring_up_to_date`). Running a
+    day twice changes nothing; other monitors and ingests may run at once (each batch claims
+    its people). Held letters released are sent and held letters past their day alerted first."""
+    report = RunReport(as_of)
     released = release_holds(case_file, as_of, alert_overdue=True, partition=partition)
     if released is not None:
-        report.journal.update(released.journal)
-        report.alerts += _alerts(released)
-    fired_today: set[tuple[int, str]] = set()
+        report.took(released)
     for _ in range(MAX_ROUNDS):
         with case_file.transaction() as session:
             due = _claiming(session, _DUE_DEADLINES, {"as_of": as_of, "limit": batch_size, **partition.values()})
             if not due:
                 return report
             _paused("monitor")
-            batch = Batch(session, as_of, load_policy(session), held_letter_types(session, as_of))
-            people = {person_id for _, person_id in due}
-            batch.load_people(people)
-            for inbox_id, person_id, payload in session.execute(_PENDING_OF_PEOPLE,
-                                                                 {"as_of": as_of, "ids": sorted(people)}):
-                _apply_event(batch, inbox_id, person_id, payload, report.events)
-            open_by_id = {d.id: d for d in batch.deadlines}
-            fired_now: list[tuple[CaseRecord, str]] = []
-            for deadline_id, _ in due:
-                # The batch's own record: an earlier timer in this batch may have closed it.
-                deadline = open_by_id.get(deadline_id)
-                if deadline is None or deadline.state != "open":
-                    continue
-                if _fire(batch, deadline, fired_today, report):
-                    fired_now.append((deadline.case, deadline.kind))
-            settled = len(due) < batch_size and not batch.opened_deadlines_due_by(as_of)
-            batch.finish()
-            fired_today.update((case.id, kind) for case, kind in fired_now)
-            report.journal.update(batch.journal)
-            report.alerts += _alerts(batch)
-            if settled:  # every due deadline was fired, and none opened that is due already
-                return report
+            _bring_up_to_date(session, as_of, {person_id for _, person_id in due}, report)
+        if len(due) < batch_size:
+            return report
     raise RuntimeError(f"deadline monitor did not settle for {as_of} after {MAX_ROUNDS} rounds")
 
 
-def _fire(batch: Batch, deadline: DeadlineRecord, fired_today: set[tuple[int, str]], report: MonitorReport) -> bool:
-    """Fire one timer; on failure park it as an incident on its case and go on with the batch."""
+def _bring_up_to_date(session: Session, as_of: dt.date, people: set[int], report: RunReport) -> None:
+    """One person's day, for every person claimed: their pending events dated up to `as_of`,
+    in arrival order, then their timers due by then, oldest first, then the timers those
+    opened that are due already, and so on. Ingest and monitor both do exactly this, so
+    whichever worker gets to a person first, the result is what one worker leaves. A timer
+    that raises, or comes due again the day it fired (a loop), is parked as an incident on
+    its case; an event that raises too; the rest of the batch goes on."""
+    batch = Batch(session, as_of, load_policy(session), held_letter_types(session, as_of))
+    batch.load_people(people)
+    for inbox_id, person_id, payload in session.execute(_PENDING_OF_PEOPLE, {"as_of": as_of, "ids": sorted(people)}):
+        _apply_event(batch, inbox_id, person_id, payload, report)
+    fired: set[tuple[int, str]] = set()  # (case, kind): a timer due again the day it fired loops
+    parked: list[tuple[DeadlineRecord, Exception]] = []
+    for _ in range(MAX_PASSES):
+        # In the order the deadlines were loaded (by id) and opened: as rounds of a monitor fire them.
+        due = sorted((d for d in batch.deadlines if d.state == "open" and d.due_on <= as_of),
+                     key=lambda d: d.due_on)
+        if not due:
+            break
+        for deadline in due:
+            if deadline.state == "open":  # an earlier timer of this pass may have closed it
+                _fire(batch, deadline, fired, parked, report)
+    else:
+        raise RuntimeError(f"timers kept opening timers due on {as_of} after {MAX_PASSES} passes")
+    batch.finish()
+    for deadline, exc in parked:  # the deadline has its id now
+        case = deadline.case
+        open_incident(session, kind="timer", source="deadlines", source_id=deadline.id, case_id=case.id,
+                      summary=f"the timer {deadline.kind} of case-{case.id} could not fire", on=as_of,
+                      error=f"{type(exc).__name__}: {exc}")
+    report.took(batch)
+
+
+def _fire(batch: Batch, deadline: DeadlineRecord, fired: set[tuple[int, str]],
+          parked: list[tuple[DeadlineRecord, Exception]], report: RunReport) -> None:
+    """Fire one timer; on failure park it (an incident, once it has its id) and go on."""
     case = deadline.case
     restore = batch.savepoint(case.person_id)
     try:
-        if (case.id, deadline.kind) in fired_today:
+        if (id(case), deadline.kind) in fired:
             raise TimerLoop(f"the timer {deadline.kind} came due again on {batch.as_of}, the day it fired: the "
                             "policy or the process makes it loop (e.g. an interval of 0 days)")
+        fired.add((id(case), deadline.kind))
         batch.take_deadline(case, deadline)
         timer = Timer(deadline.kind, deadline.due_on, deadline.data)
         transition = process_named(case.process).on_timer(batch.state_of(case), timer, batch.context(case.person_id))
@@ -439,13 +453,10 @@ def _fire(batch: Batch, deadline: DeadlineRecord, fired_today: set[tuple[int, st
         if not isinstance(exc, TimerLoop):
             log.exception("timer %s of case-%s could not fire", deadline.kind, case.id)
         batch.park_deadline(deadline)
-        open_incident(batch.session, kind="timer", source="deadlines", source_id=deadline.id, case_id=case.id,
-                      summary=f"the timer {deadline.kind} of case-{case.id} could not fire",
-                      on=batch.as_of, error=f"{type(exc).__name__}: {exc}")
+        parked.append((deadline, exc))
         report.incidents += 1
-        return False
+        return
     report.fired[deadline.kind] += 1
-    return True
 
 
 class TimerLoop(RuntimeError):

@@ -1,0 +1,350 @@
+"""The integration term (inburgeringstermijn): reminders, pre-announcement, fine, follow-up
+term and extensions (domain.md §1, §7; the rules are in `term_rules`).
+
+One term case per obligated person (key ""), opened when the start letter states the end
+of the term (Wi2013), or when the PIP sets it (Wi2021): intake tells it (`TermStarted`).
+It closes the day the obligation is met (the journey's `ObligationMet`): from then on
+nothing of the term is sent. The journey's end closes it with every other case.
+
+- **Reminders** (`term_reminder`: term_end, months_left) on the days `term_reminder_months`
+  (a list, ⚠ default 12 and 3) before the end; a reminder day already past when the term
+  opens is skipped. From the reminder of 3 months or less, process owners see the term
+  as ending soon.
+- **Pre-announcement** (`term_pre_announcement`: term_end, amount, respond_by) on the first
+  working day after the term passed: the intended fine from the table (`term_rules`), by
+  the hours followed at listed schools (`course_hours_reported`) and the exam attempts the
+  exams case knows; the person may respond until `fine_response_days` (⚠ 14) later. The
+  case waits, late, for the response window to close.
+- **Fine** (`fine`: amount, hours, parts_taken, new_term_end) the day after respond_by, from
+  what is known that day (hours reported meanwhile count), with a follow-up term of
+  `term_follow_up_years` (⚠ 2) from the fine. A fine of €0 is a decision too: the letter
+  says so and the new term runs. The cycle repeats at the end of a follow-up term until
+  `term_fine_cycles` (⚠ 2) fines were imposed; a term that passes after the last one is an
+  alert for process owners (`term_passed_after_last_fine`), who decide what follows.
+- **Extensions** (`extension_requested`: ground, evidence_date) are decided within
+  `extension_decision_weeks` (8, Awb 4:13; Atw): by the rules at once, or, with
+  `extension_staff_review` on, by staff (`staff_decision`, case extension), with
+  `decision_overdue` the day after the term. `extension_decision` states the decision,
+  the failed rules by name (empty when granted) and the term's end; a granted extension
+  moves the reminders, the pre-announcement and the fine. A request without an open term
+  is rejected with the reason.
+
+Policy values are read as of the day they are used (a fine as of the day it is imposed).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel
+
+from inburgering.domain import calendar, term_rules
+from inburgering.domain.events import CourseHoursReported, Event, ExtensionRequested, Money, StaffDecision
+from inburgering.domain.exams import parts_taken
+from inburgering.domain.journey import ObligationMet
+from inburgering.domain.process import (
+    Action,
+    Alert,
+    CancelDeadline,
+    Communicate,
+    Context,
+    EventRejected,
+    Fact,
+    OpenDeadline,
+    Process,
+    State,
+    Timer,
+    Transition,
+)
+from inburgering.domain.term_rules import ExtensionFile
+
+REMINDER = "term_reminder"  # term_reminder:<months>
+TERM_PASSED = "term_passed"
+FINE = "term_fine"
+OVERDUE = "decision_overdue"
+STAFF_ASSESSMENT = "staff_assessment"  # the reason when staff refuse although every rule is met
+
+
+@dataclass(frozen=True)
+class TermStarted(Fact):
+    """Intake: the start letter (Wi2013) or the PIP (Wi2021) states the term."""
+
+    regime: str
+    start: dt.date
+    end: dt.date
+
+
+class HoursReport(BaseModel):
+    school: str
+    hours: int
+    listed: bool
+    period_from: dt.date
+    period_to: dt.date
+    reported_on: dt.date
+
+
+class ExtensionRequest(BaseModel):
+    ground: str
+    evidence_date: dt.date
+    requested_on: dt.date
+    decision_due: dt.date
+    rules_failed: list[str]
+    decision: Literal["granted", "refused"] | None = None
+    reasons: list[str] = []
+    decided_on: dt.date | None = None
+    decided_by: Literal["rules", "staff"] | None = None
+    staff_reason: str | None = None
+    term_end_before: dt.date
+    term_end_after: dt.date | None = None  # when granted
+
+
+class Fine(BaseModel):
+    on: dt.date
+    amount: Money
+    hours: int
+    parts_taken: str
+    new_term_end: dt.date
+
+
+class TermState(State):
+    regime: str
+    start: dt.date
+    end: dt.date
+    cycle: int = 0  # 0: the term; n: the follow-up term after the n-th fine
+    hours: list[HoursReport] = []
+    reminded: list[int] = []  # months before the end reminded in this cycle
+    planned: list[int] = []  # reminders waiting as deadlines (months before the end)
+    pre_announced_on: dt.date | None = None
+    respond_by: dt.date | None = None
+    intended_fine: Money | None = None
+    fines: list[Fine] = []
+    extensions: list[ExtensionRequest] = []
+    closed_reason: str | None = None
+
+    @property
+    def listed_hours(self) -> int:
+        return sum(report.hours for report in self.hours if report.listed)
+
+    @property
+    def pending_request(self) -> ExtensionRequest | None:
+        last = self.extensions[-1] if self.extensions else None
+        return last if last is not None and last.decision is None else None
+
+
+class TermProcess(Process):
+    name = "term"
+    state_model = TermState
+    event_types = ("extension_requested", "course_hours_reported", "staff_decision")
+    facts = (TermStarted, ObligationMet)
+
+    # ---- routing --------------------------------------------------------------------------
+
+    def handles(self, event: Event) -> bool:
+        if isinstance(event, StaffDecision):
+            return event.case == "extension"
+        return super().handles(event)
+
+    def opens_case(self, event: Event) -> bool:
+        return False
+
+    def no_case_reason(self, event: Event) -> str:
+        what = {"extension_requested": "an extension", "course_hours_reported": "the hours",
+                "staff_decision": "a staff decision on an extension"}[event.type]  # type: ignore[attr-defined]
+        return (f"this person has no open integration term, so {what} cannot be taken: the term opens with the "
+                "start letter (Wi2013) or the PIP (Wi2021), and ends when the obligation is met; voluntary "
+                "integration has none")
+
+    def new_state(self, event: Event, ctx: Context) -> TermState:
+        raise EventRejected(self.no_case_reason(event))
+
+    def fact_case_key(self, fact: Fact, ctx: Context) -> str | None:
+        return "" if isinstance(fact, TermStarted) or ctx.case(self.name) is not None else None
+
+    def new_state_for_fact(self, fact: Fact, ctx: Context) -> TermState | None:
+        if isinstance(fact, TermStarted):
+            return TermState(regime=fact.regime, start=fact.start, end=fact.end)
+        return None
+
+    # ---- facts --------------------------------------------------------------------------------
+
+    def on_fact(self, state: TermState, fact: Fact, ctx: Context) -> Transition:
+        state = state.copy_to_change()
+        if isinstance(fact, ObligationMet):
+            state.closed_reason = "obligation_met"
+            return self._settle(state, ctx, _cancel_all(state))
+        return self._settle(state, ctx, self._plan(state, ctx))  # the term opens
+
+    # ---- events -------------------------------------------------------------------------------
+
+    def on_event(self, state: TermState, event: Event, ctx: Context) -> Transition:
+        state = state.copy_to_change()
+        actions: list[Action] = []
+        if isinstance(event, CourseHoursReported):
+            state.hours.append(HoursReport(school=event.school, hours=event.hours, listed=event.listed,
+                                           period_from=event.period_from, period_to=event.period_to,
+                                           reported_on=event.date))
+        elif isinstance(event, ExtensionRequested):
+            actions = self._request(state, event, ctx)
+        elif isinstance(event, StaffDecision):
+            actions = self._staff_decision(state, event, ctx)
+        return self._settle(state, ctx, actions)
+
+    def _request(self, state: TermState, event: ExtensionRequested, ctx: Context) -> list[Action]:
+        if state.pending_request is not None:
+            raise EventRejected(f"an extension requested on {state.pending_request.requested_on.isoformat()} is still "
+                                "being decided; a new request can be made once it has been decided")
+        file = self._file(state, event.ground, event.evidence_date, ctx)
+        weeks = ctx.policy.value("extension_decision_weeks", ctx.today)
+        request = ExtensionRequest(ground=event.ground, evidence_date=event.evidence_date, requested_on=ctx.today,
+                                   decision_due=calendar.statutory_term_end(calendar.add_weeks(ctx.today, weeks)),
+                                   rules_failed=term_rules.failed_rules(file, ctx.policy), term_end_before=state.end)
+        state.extensions.append(request)
+        if ctx.policy.value("extension_staff_review", ctx.today):
+            return [OpenDeadline(OVERDUE, calendar.add_days(request.decision_due, 1))]
+        decision = "refused" if request.rules_failed else "granted"
+        return self._decide(state, request, decision, list(request.rules_failed), "rules", ctx)
+
+    def _staff_decision(self, state: TermState, event: StaffDecision, ctx: Context) -> list[Action]:
+        request = state.pending_request
+        if request is None:
+            raise EventRejected("no extension request of this person waits for a decision")
+        if not ctx.policy.value("extension_staff_review", request.requested_on):
+            raise EventRejected("extensions are decided by the rules (policy extension_staff_review is off); no staff "
+                                "decision is awaited")
+        reason = (event.reason or "").strip() or None
+        failed = request.rules_failed
+        if (event.decision == "granted") == bool(failed) and reason is None:
+            raise EventRejected(f"a decision '{event.decision}' that departs from the rules "
+                                f"({', '.join(failed) or 'every rule is met'}) needs a reason")
+        reasons = [] if event.decision == "granted" else (list(failed) or [STAFF_ASSESSMENT])
+        return self._decide(state, request, event.decision, reasons, "staff", ctx, staff_reason=reason)
+
+    def _decide(self, state: TermState, request: ExtensionRequest, decision: str, reasons: list[str], by: str,
+                ctx: Context, staff_reason: str | None = None) -> list[Action]:
+        request.decision, request.reasons = decision, reasons  # type: ignore[assignment]
+        request.decided_on, request.decided_by, request.staff_reason = ctx.today, by, staff_reason  # type: ignore
+        actions: list[Action] = [CancelDeadline(OVERDUE)]
+        if decision == "granted":
+            file = self._file(state, request.ground, request.evidence_date, ctx, request.requested_on)
+            state.end = request.term_end_after = term_rules.extended_end(file, ctx.policy)
+            # the term runs again: a pre-announcement not yet followed by a fine is withdrawn
+            state.pre_announced_on = state.respond_by = state.intended_fine = None
+            state.reminded = []
+            actions += self._plan(state, ctx)
+        return actions + [Communicate("extension_decision", {
+            "decision": decision, "reasons": reasons, "ground": request.ground, "term_end": state.end,
+            "previous_term_end": request.term_end_before, "requested_on": request.requested_on,
+            "decided_by": by, "staff_reason": staff_reason})]
+
+    @staticmethod
+    def _file(state: TermState, ground: str, evidence_date: dt.date, ctx: Context,
+              requested_on: dt.date | None = None) -> ExtensionFile:
+        return ExtensionFile(ground=ground, evidence_date=evidence_date, requested_on=requested_on or ctx.today,
+                             regime=state.regime, term_start=state.start, term_end=state.end,
+                             follow_up=state.cycle > 0, listed_hours=state.listed_hours, attempts=parts_taken(ctx))
+
+    # ---- timers -------------------------------------------------------------------------------
+
+    def on_timer(self, state: TermState, timer: Timer, ctx: Context) -> Transition:
+        state = state.copy_to_change()
+        actions: list[Action] = []
+        if timer.kind.startswith(REMINDER + ":"):
+            months = int(timer.kind.split(":", 1)[1])
+            state.reminded.append(months)
+            state.planned = [m for m in state.planned if m != months]
+            actions.append(Communicate("term_reminder", {"term_end": state.end, "months_left": months,
+                                                         "follow_up": state.cycle > 0}))
+        elif timer.kind == TERM_PASSED:
+            actions = self._term_passed(state, ctx)
+        elif timer.kind == FINE:
+            actions = self._fine(state, ctx)
+        elif timer.kind == OVERDUE:
+            request = state.pending_request
+            if request is not None:
+                actions.append(Alert(OVERDUE, {"ground": request.ground, "requested_on": request.requested_on,
+                                               "decision_due": request.decision_due,
+                                               "days_late": (ctx.today - request.decision_due).days,
+                                               "waiting_for": "staff decision"}))
+        else:
+            raise NotImplementedError(f"{self.name} has no timer {timer.kind}")
+        return self._settle(state, ctx, actions)
+
+    def _term_passed(self, state: TermState, ctx: Context) -> list[Action]:
+        if len(state.fines) >= ctx.policy.value("term_fine_cycles", ctx.today):
+            return [Alert("term_passed_after_last_fine", {"term_end": state.end, "fines": len(state.fines)})]
+        hours, taken = state.listed_hours, _taken(ctx)
+        state.pre_announced_on = ctx.today
+        state.respond_by = calendar.add_days(ctx.today, ctx.policy.value("fine_response_days", ctx.today))
+        state.intended_fine = term_rules.fine_amount(ctx.policy, state.regime, ctx.today, hours, taken)
+        return [Communicate("term_pre_announcement", {
+                    "term_end": state.end, "amount": state.intended_fine, "respond_by": state.respond_by,
+                    "hours": hours, "parts_taken": taken, "follow_up": state.cycle > 0}),
+                OpenDeadline(FINE, calendar.add_days(state.respond_by, 1))]
+
+    def _fine(self, state: TermState, ctx: Context) -> list[Action]:
+        hours, taken = state.listed_hours, _taken(ctx)
+        amount = term_rules.fine_amount(ctx.policy, state.regime, ctx.today, hours, taken)
+        years = ctx.policy.value("term_follow_up_years", ctx.today)
+        new_end = calendar.statutory_term_end(calendar.add_years(ctx.today, years))
+        state.fines.append(Fine(on=ctx.today, amount=amount, hours=hours, parts_taken=taken, new_term_end=new_end))
+        state.cycle += 1
+        state.start, state.end = ctx.today, new_end
+        state.pre_announced_on = state.respond_by = state.intended_fine = None
+        state.reminded = []
+        return [Communicate("fine", {"amount": amount, "hours": hours, "parts_taken": taken,
+                                     "new_term_end": new_end, "fine_number": len(state.fines)}),
+                *self._plan(state, ctx)]
+
+    # ---- the timers of a term -------------------------------------------------------------------
+
+    @staticmethod
+    def _plan(state: TermState, ctx: Context) -> list[Action]:
+        """The reminders still to come and the day the term passes, for the term as it now ends."""
+        actions: list[Action] = _cancel_all(state)
+        state.planned = []
+        for months in _reminder_months(ctx):
+            day = calendar.add_months(state.end, -months)
+            if day > ctx.today and months not in state.reminded:
+                state.planned.append(months)
+                actions.append(OpenDeadline(f"{REMINDER}:{months}", day))
+        actions.append(OpenDeadline(TERM_PASSED, calendar.next_working_day_after(state.end)))
+        return actions
+
+    # ---- where the case stands ------------------------------------------------------------------
+
+    @staticmethod
+    def _settle(state: TermState, ctx: Context, actions: list[Action]) -> Transition:
+        if state.closed_reason is not None:
+            return Transition(state, state.closed_reason, None, None, actions, closed=True)
+        request = state.pending_request
+        if request is not None:
+            late = calendar.add_days(request.decision_due, 1) if ctx.today > request.decision_due else None
+            return Transition(state, "extension_under_review", "staff decision (staff_decision, case extension)",
+                              request.requested_on, actions, late_since=late)
+        passed = calendar.add_days(state.end, 1) if ctx.today > state.end else None
+        if state.pre_announced_on is not None:
+            return Transition(state, "pre_announced", f"the response window to close on {state.respond_by}",
+                              state.pre_announced_on, actions, late_since=passed)
+        if passed is not None:
+            return Transition(state, "term_passed", "a staff decision after the last fine", passed, actions,
+                              late_since=passed)
+        if any(months <= 3 for months in state.reminded):
+            return Transition(state, "term_ending_soon", f"the obligation to be met by {state.end}",
+                              calendar.add_months(state.end, -3), actions)
+        return Transition(state, "follow_up_term" if state.cycle else "term_running", actions=actions)
+
+
+def _reminder_months(ctx: Context) -> list[int]:
+    return [int(m) for m in str(ctx.policy.value("term_reminder_months", ctx.today)).split(",")]
+
+
+def _taken(ctx: Context) -> str:
+    minimum = ctx.policy.value("extension_effort_min_attempts", ctx.today)
+    return term_rules.parts_taken(parts_taken(ctx), minimum)
+
+
+def _cancel_all(state: TermState) -> list[Action]:
+    return [*(CancelDeadline(f"{REMINDER}:{months}") for months in state.planned), CancelDeadline(TERM_PASSED),
+            CancelDeadline(FINE)]
