@@ -12,13 +12,29 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from inburgering.domain.bsn import conceal_bsns
+
 app = typer.Typer(help="Orchestration of Dutch civic-integration journeys (inburgering) for DUO.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
 scenario_app = typer.Typer(help="Replay scenario files through the engine.", no_args_is_help=True)
 letters_app = typer.Typer(help="Hold and release letters.", no_args_is_help=True)
 app.add_typer(scenario_app, name="scenario")
 app.add_typer(letters_app, name="letters")
-err = Console(stderr=True, soft_wrap=True)
+
+
+def _console(stderr: bool = False) -> Console:
+    """Input (names, municipalities, reasons) is printed as text: never read as rich markup,
+    emoji codes or highlighting, so `[/x]` cannot crash a table and `[link=...]` is not a link."""
+    return Console(stderr=stderr, soft_wrap=stderr, markup=False, emoji=False, highlight=False)
+
+
+err = _console(stderr=True)
+
+
+def _refuse(message: str) -> typer.Exit:
+    """Print why the input is refused (any BSN in it masked); exit status 2."""
+    err.print(conceal_bsns(message))
+    return typer.Exit(2)
 
 
 @scenario_app.command("run")
@@ -33,13 +49,11 @@ def scenario_run(
     from inburgering.scenario.runner import run_scenario
 
     if engine not in ("embedded", "prefect"):
-        err.print(f"--engine: {engine!r} is not an engine; use embedded or prefect")
-        raise typer.Exit(2)
+        raise _refuse(f"--engine: {engine!r} is not an engine; use embedded or prefect")
     try:
         scenario = load_scenario(file)
     except ScenarioError as exc:
-        err.print(f"{file}: {exc}", markup=False, highlight=False)
-        raise typer.Exit(2) from None
+        raise _refuse(f"{file}: {exc}") from None
     started = time.perf_counter()
     if engine == "prefect":
         from flows.replay.flow import prefect_driver
@@ -56,7 +70,7 @@ def scenario_run(
 
 
 def _print_timeline(result: dict, seconds: float, engine: str) -> None:
-    console = Console()
+    console = _console()
     table = Table(title=result["scenario"], show_lines=False)
     for column in ("date", "person", "kind", "type", "data"):
         table.add_column(column)
@@ -90,7 +104,7 @@ def migrate() -> None:
     from inburgering.store.db import CaseFile
 
     CaseFile().dispose()
-    Console().print(f"case file up to date: {config.database_url()}")
+    _console().print(f"case file up to date: {config.database_url()}")
 
 
 @app.command()
@@ -111,7 +125,7 @@ def cases(
             table.add_column(column)
         for row in rows:
             table.add_row(*(str(v) for v in row.values()))
-    Console().print(table if rows else "no cases")
+    _console().print(table if rows else "no cases")
 
 
 @app.command()
@@ -123,9 +137,8 @@ def loan(person: str = typer.Argument(..., help="The person's reference in the c
     with CaseFile().transaction() as session:
         overview = loan_overview(session, person)
     if overview is None:
-        err.print(f"person: no person {person!r} in the case file")
-        raise typer.Exit(2)
-    console = Console()
+        raise _refuse(f"person: no person {person!r} in the case file")
+    console = _console()
     summary = Table(title=f"Lening / loan — {person}")
     for column in ("geleend / borrowed", "uitbetaald / paid out", "later te betalen / promised later",
                    "over / left"):
@@ -150,7 +163,7 @@ def letters_hold(letter_type: str = typer.Argument("*", help="Letter type, or * 
 
     with CaseFile().transaction() as session:
         hold_letters(session, letter_type, from_day=today_in_amsterdam(), reason=reason)
-    Console().print(f"letters {letter_type} held from today")
+    _console().print(f"letters {letter_type} held from today")
 
 
 @letters_app.command("release")
@@ -162,7 +175,7 @@ def letters_release(letter_type: str = typer.Argument("*", help="Letter type, or
 
     with CaseFile().transaction() as session:
         n = release_letters(session, letter_type, on_day=today_in_amsterdam())
-    Console().print(f"{n} hold(s) on {letter_type} released")
+    _console().print(f"{n} hold(s) on {letter_type} released")
 
 
 @app.command()

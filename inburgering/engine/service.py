@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.orm import Session
 
-from inburgering.domain.bsn import validate_bsn
+from inburgering.domain.bsn import quote, validate_bsn
 from inburgering.domain.events import EVENT_TYPES, Event, event_payload, parse_event
 from inburgering.domain.process import EventRejected, Timer
 from inburgering.domain.registry import process_for, process_named
@@ -61,8 +61,10 @@ def validate_event(raw: dict[str, Any]) -> Event:
     event_type = raw.get("type")
     if event_type is None:
         raise InputError("type: is required but missing")
+    if not isinstance(event_type, str):
+        raise InputError(f"type: must be the name of one event type, not {quote(event_type)}")
     if event_type not in EVENT_TYPES:
-        raise InputError(f"type: unknown event type {event_type!r}; known types: {', '.join(sorted(EVENT_TYPES))}")
+        raise InputError(f"type: unknown event type {quote(event_type)}; known types: {', '.join(sorted(EVENT_TYPES))}")
     try:
         return parse_event(raw)
     except ValidationError as exc:
@@ -81,7 +83,7 @@ def receive(session: Session, raw: dict[str, Any], *, source: str, received_on: 
     event = validate_event(raw)
     person_id = session.scalar(select(Person.id).where(Person.ref == event.person))
     if person_id is None:
-        raise InputError(f"person: no person {event.person!r} in the case file")
+        raise InputError(f"person: no person {quote(event.person)} in the case file")
     key = idempotency_key or event_key(event)
     row = ReceivedEvent(person_id=person_id, type=event.type, event_date=event.date,  # type: ignore[attr-defined]
                         payload=event_payload(event), source=source, received_on=received_on)
@@ -151,7 +153,7 @@ def receive_many(session: Session, items: list[tuple[dict[str, Any] | Event, str
     keys = []
     for event in events:
         if event.person not in person_ids:
-            raise InputError(f"person: no person {event.person!r} in the case file")
+            raise InputError(f"person: no person {quote(event.person)} in the case file")
         keys.append(event_key(event))
     originals: dict[str, tuple[int, str]] = {}  # key -> (id, source) of the first delivery
     unique = list(set(keys))
