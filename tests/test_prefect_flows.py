@@ -104,6 +104,14 @@ def test_waiting_case_is_a_suspended_run_answered_through_its_form(flows_databas
     # A form without the municipality is refused and the run stays suspended
     with pytest.raises(Exception, match="municipality"):
         resume_flow_run(flow_run.id, run_input={"prerequisite": "municipality_registered", "date": "2026-11-23"})
+    # ... and so are a blank municipality and an absurd date, by the server's schema check
+    for blank in ("", "   "):
+        with pytest.raises(Exception, match="municipality"):
+            resume_flow_run(flow_run.id, run_input={"prerequisite": "municipality_registered", "date": "2026-11-23",
+                                                    "municipality": blank})
+    with pytest.raises(Exception, match="date"):
+        resume_flow_run(flow_run.id, run_input={"prerequisite": "municipality_registered", "date": "2200-11-23",
+                                                "municipality": "Utrecht"})
     resume_flow_run(flow_run.id, run_input={"prerequisite": "municipality_registered", "date": "2026-11-23",
                                             "municipality": "Utrecht"})
     with get_client(sync_client=True) as client:  # the resumed run, as a worker would read it

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any, Literal
 
 from prefect import flow, get_run_logger
 from pydantic import BaseModel, Field
 
 from inburgering.domain.calendar import today_in_amsterdam
-from inburgering.domain.events import EVENT_TYPES
+from inburgering.domain.events import EVENT_TYPES, Day
 from tasks.casefile import apply_staff_event, resend_letter as resend_letter_task, set_hold
 
 EventType = Literal[tuple(sorted(EVENT_TYPES))]  # type: ignore[valid-type]
@@ -20,7 +19,7 @@ class PaperEvent(BaseModel):
     (see the scenario contract), e.g. {"municipality": "Utrecht"}."""
 
     type: EventType  # type: ignore[valid-type]
-    date: dt.date
+    date: Day  # on or before today: checked when it is recorded
     fields: dict[str, Any] = Field(default_factory=dict)
 
 

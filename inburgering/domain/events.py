@@ -49,9 +49,20 @@ def calendar_day(value: Any) -> dt.date:
     return value
 
 
+def _day_pattern() -> str:
+    """The real calendar dates EARLIEST_DAY .. LATEST_DAY (1900 .. 2100) as a regular expression,
+    for JSON schemas: a form's schema refuses what calendar_day refuses."""
+    assert (EARLIEST_DAY, LATEST_DAY) == (dt.date(1900, 1, 1), dt.date(2100, 12, 31))
+    month_day = (r"(?:0[13578]|1[02])-(?:0[1-9]|[12]\d|3[01])|(?:0[469]|11)-(?:0[1-9]|[12]\d|30)"
+                 r"|02-(?:0[1-9]|1\d|2[0-8])")
+    leap = r"(?:19|20)(?:0[48]|[2468][048]|[13579][26])|2000"  # 1900 and 2100 are not leap years
+    return rf"^(?:(?:(?:19|20)\d\d|2100)-(?:{month_day})|(?:{leap})-02-29)$"
+
+
+DAY_PATTERN = _day_pattern()
 # A date field of an input: YYYY-MM-DD text or a date, never a number (pydantic would read
-# 1583020800 as a timestamp).
-Day = Annotated[dt.date, BeforeValidator(calendar_day)]
+# 1583020800 as a timestamp); its JSON schema holds DAY_PATTERN.
+Day = Annotated[dt.date, BeforeValidator(calendar_day), Field(json_schema_extra={"pattern": DAY_PATTERN})]
 
 
 class Checked(BaseModel):
