@@ -98,13 +98,27 @@ def up(demo: bool = typer.Option(True, help="Load and feed the example journeys.
 
 
 @app.command()
-def migrate() -> None:
+def migrate(down_to: Optional[str] = typer.Option(
+        None, "--down-to", help="Take the schema back to this revision instead; refused when that would drop "
+                                "data the older schema cannot hold.")) -> None:
     """Bring the case file's schema up to date (INBURGERING_DATABASE_URL or the SQLite default)."""
-    from inburgering import config
-    from inburgering.store.db import CaseFile
+    from alembic.util import CommandError
 
-    CaseFile().dispose()
-    _console().print(f"case file up to date: {config.database_url()}")
+    from inburgering import config
+    from inburgering.store.db import CaseFile, DowngradeRefused, downgrade, make_engine
+
+    if down_to is None:
+        CaseFile().dispose()
+        _console().print(f"case file up to date: {config.database_url()}")
+        return
+    engine = make_engine()
+    try:
+        downgrade(engine, down_to)
+    except (DowngradeRefused, CommandError) as exc:
+        raise _refuse(f"--down-to: {exc}") from None
+    finally:
+        engine.dispose()
+    _console().print(f"case file taken back to revision {down_to}")
 
 
 @app.command()
