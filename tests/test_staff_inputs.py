@@ -1,6 +1,6 @@
-"""Staff input: a form or paper event is refused before anything is stored when it is
-blank, absurd or dated after today, and the server-side form schema (all Prefect checks
-when a suspended run is resumed) is as strict as the model the flow reads it with."""
+"""Staff forms: the server-side form schema (all Prefect checks when a suspended run is
+resumed) is as strict as the model the flow reads the answer with. (Paper events dated
+after today: tests/test_prefect_flows.py.)"""
 
 from __future__ import annotations
 
@@ -12,17 +12,13 @@ from prefect._internal.pydantic.v2_schema import create_v2_schema
 from prefect.utilities.schema_tools import ValidationError as SchemaError
 from prefect.utilities.schema_tools import validate
 from pydantic import ValidationError
-from sqlalchemy import func, select
 
 from flows.casewait.forms import FORMS
 from flows.exams.forms import ExamsInput
 from flows.exemption.forms import ExemptionInput
 from flows.intake.forms import IntakeInput
 from flows.invoicing.forms import InvoicingInput
-from inburgering.domain.calendar import today_in_amsterdam
 from inburgering.domain.events import DAY_PATTERN, EARLIEST_DAY, LATEST_DAY
-from inburgering.engine import service
-from inburgering.store.models import Case, ReceivedEvent
 
 DAY = "2024-03-01"
 
@@ -97,48 +93,6 @@ def test_a_missing_passed_never_becomes_false():
         ExamsInput(input="exam_result", part="knm", date=dt.date(2024, 3, 1))
     failed = ExamsInput(input="exam_result", part="knm", date=dt.date(2024, 3, 1), passed=False)
     assert failed.to_event()["passed"] is False
-
-
-# ---- paper events through the staff flow (real Prefect flow runs) ------------------------------
-
-
-def _case_waiting_for_brp(cf) -> int:
-    today = today_in_amsterdam()
-    with cf.transaction() as session:
-        service.register_person(session, ref="p1", bsn="123456782", name="Amina Yusuf")
-        for event in ({"type": "residence_permit_granted"}, {"type": "bsn_registered"}):
-            service.receive(session, {**event, "person": "p1", "date": today.isoformat()}, source="test",
-                            received_on=today)
-    service.ingest(cf, today)
-    with cf.transaction() as session:
-        return session.scalar(select(Case.id).where(Case.process == "intake"))
-
-
-def _received(cf) -> int:
-    with cf.transaction() as session:
-        return session.scalar(select(func.count(ReceivedEvent.id)))
-
-
-@pytest.mark.prefect
-@pytest.mark.usefixtures("prefect_server")
-def test_a_paper_event_dated_after_today_or_blank_is_refused_before_anything_is_stored(flows_database):
-    from flows.staff.flow import PaperEvent, record_paper_event
-
-    case_id = _case_waiting_for_brp(flows_database)
-    before = _received(flows_database)
-    tomorrow = today_in_amsterdam() + dt.timedelta(days=1)
-    for day in (tomorrow, dt.date(2099, 1, 1)):
-        with pytest.raises(Exception, match=f"date: {day} is after today") as refused:
-            record_paper_event(case_id, PaperEvent(type="municipality_registered", date=day,
-                                                   fields={"municipality": "Utrecht"}))
-        assert "None" not in str(refused.value)
-    with pytest.raises(Exception, match="municipality: is blank"):
-        record_paper_event(case_id, PaperEvent(type="municipality_registered", date=today_in_amsterdam(),
-                                               fields={"municipality": "   "}))
-    assert _received(flows_database) == before  # nothing stored, nothing pending
-    outcome = record_paper_event(case_id, PaperEvent(type="municipality_registered", date=today_in_amsterdam(),
-                                                     fields={"municipality": "Utrecht"}))
-    assert outcome["status"] == "applied"
 
 
 def test_the_date_pattern_of_the_form_schemas_takes_exactly_the_days_the_model_takes():
