@@ -34,9 +34,11 @@ def _answers(cases: list[Case], folder: Path) -> dict[str, dict]:
         manifest.append({"path": str(path), "args": list(case.args)})
         names[str(path)] = case.name
     (folder / "manifest.json").write_text(json.dumps(manifest))
-    child = subprocess.Popen([sys.executable, "-m", "tests.corpus_runner", str(folder / "manifest.json")],
-                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             env={**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"})
+    log = folder / "runner.log"
+    with open(log, "w") as stderr:
+        child = subprocess.Popen([sys.executable, "-m", "tests.corpus_runner", str(folder / "manifest.json")],
+                                 cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr, text=True,
+                                 env={**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"})
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in child.stdout], daemon=True).start()
     answers = {}
@@ -45,8 +47,10 @@ def _answers(cases: list[Case], folder: Path) -> dict[str, dict]:
             try:
                 answer = json.loads(lines.get(timeout=FILE_TIMEOUT))
             except queue.Empty:
+                child.kill()
+                child.wait()
                 raise AssertionError(f"{names[item['path']]!r} ({item['path']}) was not answered within "
-                                     f"{FILE_TIMEOUT} s; runner stderr: {child.stderr.read()[-2000:]}") from None
+                                     f"{FILE_TIMEOUT} s; runner: {log.read_text()[-2000:]}") from None
             answers[names[answer["path"]]] = answer
     finally:
         child.kill()
