@@ -37,9 +37,9 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tab and line break
 
 def calendar_day(value: Any) -> dt.date:
     """A date as input gives it (a date, or YYYY-MM-DD text) between EARLIEST_DAY and LATEST_DAY."""
-    if isinstance(value, str) and _ISO_DAY.fullmatch(value.strip()):
+    if isinstance(value, str) and _ISO_DAY.fullmatch(text := value.strip()):
         try:
-            value = dt.date.fromisoformat(value.strip())
+            value = dt.date.fromisoformat(text)
         except ValueError:
             raise ValueError(f"{quote(value)} is not a real calendar date (write YYYY-MM-DD)") from None
     if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
@@ -73,16 +73,20 @@ class Checked(BaseModel):
     @field_validator("*", mode="after")
     @classmethod
     def _sane(cls, value: Any) -> Any:
-        if isinstance(value, dt.date):
-            return calendar_day(value)
-        if isinstance(value, str) and not value.strip():
-            raise ValueError(BLANK)
-        if isinstance(value, str) and (control := _CONTROL.search(value)):
-            raise ValueError(f"holds a control character (U+{ord(control.group()):04X}); remove it")
-        if isinstance(value, float) and not math.isfinite(value):
-            raise ValueError(f"{quote(value)} is not a number")
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) > MAX_NUMBER:
-            raise ValueError(f"{quote(value)} is too large (at most {MAX_NUMBER})")
+        kind = type(value)  # by exact type: this runs for every field of every event
+        if kind is str:
+            if not value.strip():
+                raise ValueError(BLANK)
+            if control := _CONTROL.search(value):
+                raise ValueError(f"holds a control character (U+{ord(control.group()):04X}); remove it")
+        elif kind is dt.date:
+            if not EARLIEST_DAY <= value <= LATEST_DAY:
+                calendar_day(value)  # raises, saying why
+        elif kind is int or kind is float:
+            if kind is float and not math.isfinite(value):
+                raise ValueError(f"{quote(value)} is not a number")
+            if abs(value) > MAX_NUMBER:
+                raise ValueError(f"{quote(value)} is too large (at most {MAX_NUMBER})")
         return value
 
 
