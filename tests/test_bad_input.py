@@ -153,3 +153,25 @@ def test_table_output_prints_input_as_text_not_markup(tmp_path):
     assert result.exit_code == 0, result.output
     assert "[link=https://example.org]click[/link]" in result.stdout  # the title, as written
     assert "│ [/x]" in result.stdout  # the person column of the rejected event
+
+
+def test_loan_and_cases_print_input_as_text_not_markup(tmp_path, monkeypatch):
+    from tests.scenario_helpers import make_scenario, replay
+
+    school = "[/x] [link=https://example.org]Taalhuis[/link]"
+    events = [{"date": "2022-04-01", "type": "loan_granted", "person": "p1", "amount": "10000.00"},
+              {"date": "2022-04-04", "type": "invoice_submitted", "person": "p1", "school": school,
+               "invoice_number": "[/y]", "contract_number": "C-1", "course_type": "Inburgering",
+               "description": "lessen", "invoice_date": "2022-04-04", "period_from": "2022-03-01",
+               "period_to": "2022-03-31", "courses": 10, "course_fee": "250.00", "materials_fee": "0.00",
+               "exam_fee": "0.00"}]
+    url = f"sqlite:///{tmp_path / 'case.db'}"
+    replay(make_scenario(events, start="2022-04-01", until="2022-04-10"), database_url=url)
+    monkeypatch.setenv("INBURGERING_DATABASE_URL", url)
+    loan = CliRunner().invoke(app, ["loan", "p1"])
+    assert loan.exit_code == 0, loan.output
+    assert "[/y]" in loan.stdout and "[/x]" in loan.stdout and "[link=" in loan.stdout
+    cases = CliRunner().invoke(app, ["cases"])
+    assert cases.exit_code == 0, cases.output
+    unknown = CliRunner().invoke(app, ["loan", f"[/x] {GOOD_BSN}"])
+    assert unknown.exit_code == 2 and "[/x]" in unknown.stderr and GOOD_BSN not in unknown.output
