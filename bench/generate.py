@@ -9,7 +9,8 @@ relies on that. Every journey, over the simulated years:
   a quarter are new (Wi2021) and get a PIP (B1 route) from the municipality;
 - a loan for most, then a school invoice every quarter of the course: a share refused,
   some accepted late (reminders), a few never decided (the waiting-long alert), and
-  now and then a second invoice in a quarter that crosses the quarter cap (deferral);
+  now and then a second invoice in a quarter that crosses the quarter cap (the same
+  school: deferral; another school: the excess is not paid);
 - exam registrations for every required part over all channels (online, school,
   form with its fee), some rescheduled, passes and fails with retakes;
 - for a few percent of the long-running Wi2013 journeys an AGI application instead of
@@ -122,17 +123,18 @@ def _journey(rng: random.Random, ref: str, start: dt.date, until: dt.date, years
     # The loan and the school's invoices, one a quarter while the course lasts.
     if rng.random() < 0.85:
         loan_day = _d(complete, rng.randint(3, 40))
-        add(loan_day, "loan_granted", amount=rng.choice(["10000.00", "10000.00", "8000.00", "12000.00"]))
+        add(loan_day, "loan_granted", amount=rng.choice(["10000.00", "10000.00", "8000.00", "9000.00"]))
+        school = rng.choice(SCHOOLS)  # the person's school
         quarters = rng.randint(3, 4 * years)
         quarter_start = dt.date(loan_day.year, 3 * ((loan_day.month - 1) // 3) + 1, 1)
         for q in range(1, quarters + 1):
             month0 = quarter_start.month - 1 + 3 * q
             qs = dt.date(quarter_start.year + month0 // 12, month0 % 12 + 1, 1)
-            amounts = [rng.choice(["450.00", "600.00", "750.00", "900.00", "1200.00"])]
-            if rng.random() < 0.08:  # a second school or a catch-up invoice: over the quarter cap
-                amounts.append(rng.choice(["1100.00", "1500.00"]))
-            for n, fee in enumerate(amounts):
-                _invoice(rng, add, ref, qs, q, n, fee)
+            invoices = [(school, rng.choice(["450.00", "600.00", "750.00", "900.00", "1200.00"]))]
+            if rng.random() < 0.08:  # a catch-up invoice (deferred) or a second school (not paid): over the cap
+                invoices.append((rng.choice([school, *SCHOOLS]), rng.choice(["1100.00", "1500.00"])))
+            for n, (by, fee) in enumerate(invoices):
+                _invoice(rng, add, ref, by, qs, q, n, fee)
     # Exams for every part, or an AGI application.
     if agi:
         _agi(rng, add, obligation_start, ready)
@@ -141,12 +143,13 @@ def _journey(rng: random.Random, ref: str, start: dt.date, until: dt.date, years
     return events
 
 
-def _invoice(rng: random.Random, add, ref: str, quarter_start: dt.date, q: int, n: int, fee: str) -> None:
+def _invoice(rng: random.Random, add, ref: str, school: str, quarter_start: dt.date, q: int, n: int,
+             fee: str) -> None:
     submitted = _d(quarter_start, rng.randint(5, 55))
     number = f"F-{ref}-{q}-{n}"
-    add(submitted, "invoice_submitted", school=rng.choice(SCHOOLS), invoice_number=number,
+    add(submitted, "invoice_submitted", school=school, invoice_number=number,
         contract_number=f"C-{ref}", course_type="Inburgering", description=f"lessen kwartaal {q}",
-        invoice_date=submitted, period_from=_d(quarter_start, -90), period_to=_d(quarter_start, -1),
+        invoice_date=submitted, period_from=quarter_start, period_to=_d(submitted, -1),  # this quarter's lessons
         courses=rng.randint(8, 30), course_fee=fee, materials_fee=rng.choice(["0.00", "0.00", "35.00"]),
         exam_fee="0.00")
     roll = rng.random()

@@ -1,5 +1,6 @@
-"""The embedded default in one command: Prefect server, local gateway, example
-journeys, and every deployment served with its schedule.
+"""The embedded default in one command: Prefect server, local gateway, the inbound API
+with one demo source per kind, example journeys, and every deployment served with its
+schedule.
 
 Started by `inburgering up` (./bin/up). Files live in var/ (INBURGERING_HOME).
 Stops cleanly on Ctrl-C or SIGTERM; run it again to pick up where it was.
@@ -7,6 +8,8 @@ Stops cleanly on Ctrl-C or SIGTERM; run it again to pick up where it was.
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
 import secrets
 import signal
@@ -21,6 +24,7 @@ from inburgering import config
 
 PREFECT_PORT = int(os.environ.get("INBURGERING_PREFECT_PORT", 4200))
 GATEWAY_PORT = int(os.environ.get("INBURGERING_GATEWAY_PORT", 8025))
+API_PORT = int(os.environ.get("INBURGERING_API_PORT", 8030))
 
 
 def _wait_for(url: str, what: str, seconds: float = 120) -> None:
@@ -33,6 +37,14 @@ def _wait_for(url: str, what: str, seconds: float = 120) -> None:
             pass
         time.sleep(0.5)
     raise SystemExit(f"{what} did not start within {seconds:.0f} s ({url}); see the logs in {config.home()}")
+
+
+def _write_secret(path: Path, text: str) -> None:
+    """Write a file only its owner can read."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    path.chmod(0o600)
 
 
 def _token(home: Path) -> str:
@@ -52,6 +64,7 @@ def environment(home: Path) -> dict[str, str]:
     env.setdefault("PREFECT_SERVER_API_PORT", str(PREFECT_PORT))
     env.setdefault("INBURGERING_GATEWAY_URL", f"http://127.0.0.1:{GATEWAY_PORT}")
     env.setdefault("INBURGERING_GATEWAY_TOKEN", _token(home))
+    env.setdefault("INBURGERING_API_URL", f"http://127.0.0.1:{API_PORT}")
     env.setdefault("INBURGERING_HOME", str(home))
     return env
 
@@ -80,29 +93,38 @@ def run(demo: bool = True) -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     python = sys.executable
+    from inburgering.store.db import CaseFile
+
+    CaseFile().dispose()  # the schema up to date before the API and the flows open the case file
     try:
         if not _healthy(f"{env['PREFECT_API_URL']}/health"):
             start("prefect-server", [python, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
                                      "--port", str(PREFECT_PORT)])
         start("gateway", [python, "-m", "inburgering.gateway.server", "--port", str(GATEWAY_PORT),
                           "--token", env["INBURGERING_GATEWAY_TOKEN"], "--store", str(home / "gateway.jsonl")])
+        start("api", [python, "-m", "inburgering.cli", "api", "--port", str(API_PORT)])
         _wait_for(f"{env['PREFECT_API_URL']}/health", "the Prefect server")
         _wait_for(f"{env['INBURGERING_GATEWAY_URL']}/health", "the local gateway")
+        _wait_for(f"{env['INBURGERING_API_URL']}/v1/health", "the inbound API")
 
-        from inburgering.demo import load_examples
+        from inburgering.demo import demo_sources, load_examples, tokens_file
         from inburgering.domain.calendar import today_in_amsterdam
-        from inburgering.store.db import CaseFile
 
         case_file = CaseFile()
         if demo and load_examples(case_file, today_in_amsterdam()):
             print("example journeys loaded (90 days of history)", flush=True)
+        tokens = demo_sources(case_file, dt.datetime.now(dt.timezone.utc))  # new ones at every start
         case_file.dispose()
+        _write_secret(tokens_file(), json.dumps(tokens, indent=2))
 
         start("serve", [python, "-m", "deployments.serve"] + (["--demo"] if demo else []))
         _first_runs(env)
         print(f"\nPrefect UI:  http://127.0.0.1:{PREFECT_PORT}\n"
               f"Case file:   {config.database_url()}\n"
               f"Gateway:     {env['INBURGERING_GATEWAY_URL']} (what was sent: {home / 'gateway.jsonl'})\n"
+              f"Inbound API: {env['INBURGERING_API_URL']} (OpenAPI: {env['INBURGERING_API_URL']}/docs)\n"
+              f"  demo tokens, one per kind of source (also in {tokens_file()}):\n"
+              + "".join(f"    {kind:<13}{token}\n" for kind, token in tokens.items()) +
               f"Logs:        {home}/*.log\nStop with Ctrl-C.", flush=True)
         while all(child.poll() is None for child in children):
             time.sleep(1)

@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from inburgering.domain.bsn import conceal_bsns
+from inburgering.domain.bsn import redact_bsn
 
 app = typer.Typer(help="Orchestration of Dutch civic-integration journeys (inburgering) for DUO.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -20,6 +22,9 @@ scenario_app = typer.Typer(help="Replay scenario files through the engine.", no_
 letters_app = typer.Typer(help="Hold and release letters.", no_args_is_help=True)
 app.add_typer(scenario_app, name="scenario")
 app.add_typer(letters_app, name="letters")
+incidents_app = typer.Typer(help="Incidents: steps that failed and wait for people (a message not delivered, "
+                                 "a timer or event that raised). Without a command: list the open ones.")
+app.add_typer(incidents_app, name="incidents")
 
 
 def _console(stderr: bool = False) -> Console:
@@ -33,7 +38,7 @@ err = _console(stderr=True)
 
 def _refuse(message: str) -> typer.Exit:
     """Print why the input is refused (any BSN in it masked); exit status 2."""
-    err.print(conceal_bsns(message))
+    err.print(redact_bsn(message))
     return typer.Exit(2)
 
 
@@ -133,13 +138,7 @@ def cases(
 
     with CaseFile().transaction() as session:
         rows = board.late_cases(session, today_in_amsterdam())[1] if late else board.waiting_cases(session, process)
-    table = Table(title="late cases" if late else "waiting cases")
-    if rows:
-        for column in rows[0]:
-            table.add_column(column)
-        for row in rows:
-            table.add_row(*(str(v) for v in row.values()))
-    _console().print(table if rows else "no cases")
+    _console().print(_text_table("late cases" if late else "waiting cases", rows) if rows else "no cases")
 
 
 @app.command()
@@ -160,8 +159,8 @@ def loan(person: str = typer.Argument(..., help="The person's reference in the c
     summary.add_row(*overview["loan"].values())
     console.print(summary)
     invoices = Table(title="Facturen / invoices")
-    for column in ("case", "school", "invoice_number", "invoice_date", "total", "status", "paid"):
-        invoices.add_column(column, justify="right" if column in ("total", "paid") else "left")
+    for column in ("case", "school", "invoice_number", "invoice_date", "total", "status", "paid", "not paid"):
+        invoices.add_column(column, justify="right" if column in ("total", "paid", "not paid") else "left")
     for row in overview["invoices"]:
         invoices.add_row(*row.values())
     console.print(invoices if overview["invoices"] else "no invoices")
@@ -190,6 +189,219 @@ def letters_release(letter_type: str = typer.Argument("*", help="Letter type, or
     with CaseFile().transaction() as session:
         n = release_letters(session, letter_type, on_day=today_in_amsterdam())
     _console().print(f"{n} hold(s) on {letter_type} released")
+
+
+@incidents_app.callback(invoke_without_command=True)
+def incidents_list(ctx: typer.Context,
+                   kind: Optional[str] = typer.Option(None, help="Only this kind: delivery, timer or event.")) -> None:
+    """The incidents not closed, oldest first, and how many per kind."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from inburgering.engine import board
+
+    with _staff_action() as session:
+        counts, rows = board.incident_board(session), board.open_incidents(session, kind)
+    console = _console()
+    if not rows:
+        console.print("no open incidents")
+        return
+    console.print(_text_table("incidents not closed, per kind", counts))
+    for row in rows:
+        console.print(f"incident {row['incident']} · {row['case'] or 'no case'} · {row['kind']} · {row['state']} · "
+                      f"{row['attempts']} attempt(s) · since {row['opened_on']}", markup=False, highlight=False)
+        console.print(f"    {row['summary']}", markup=False, highlight=False)
+
+
+@incidents_app.command("retry")
+def incidents_retry(
+    incident: Optional[int] = typer.Argument(None, help="The incident's id (see `inburgering incidents`)."),
+    retry_all: bool = typer.Option(False, "--all", help="Every open incident (of --kind, if given)."),
+    kind: Optional[str] = typer.Option(None, help="With --all: only this kind (delivery, timer, event)."),
+) -> None:
+    """Queue an incident's step again (a message goes with the next dispatch-letters run)."""
+    import datetime as dt
+
+    from inburgering.domain.calendar import today_in_amsterdam
+    from inburgering.engine import incidents
+
+    if (incident is None) == (not retry_all):
+        err.print("give an incident id, or --all for every open incident")
+        raise typer.Exit(2)
+    with _staff_action() as session:
+        retried = incidents.retry(session, now=dt.datetime.now(dt.timezone.utc), on=today_in_amsterdam(),
+                                  incident_id=incident, kind=kind)
+        states = [(i.id, i.state) for i in retried]
+    for incident_id, state in states:
+        _console().print(f"incident {incident_id}: " + ("retried: its step is queued again" if state == "retried"
+                                                        else "closed: its step was already done"), markup=False)
+    if not states:
+        _console().print("no open incidents to retry")
+
+
+@incidents_app.command("close")
+def incidents_close(
+    incident: int = typer.Argument(..., help="The incident's id."),
+    resolution: str = typer.Option(..., help="How it was resolved; kept with the incident."),
+) -> None:
+    """Close an incident with a resolution: its step is given up (a message is not sent)."""
+    from inburgering.domain.calendar import today_in_amsterdam
+    from inburgering.engine import incidents
+
+    with _staff_action() as session:
+        incidents.close(session, incident, resolution, today_in_amsterdam())
+    _console().print(f"incident {incident} closed")
+
+
+@contextmanager
+def _staff_action():
+    """A transaction on the case file; bad input (InputError) is exit 2 with its sentence."""
+    from inburgering.engine.errors import InputError
+    from inburgering.store.db import CaseFile
+
+    case_file = CaseFile()
+    try:
+        with case_file.transaction() as session:
+            yield session
+    except InputError as exc:
+        err.print(str(exc), markup=False, highlight=False)
+        raise typer.Exit(2) from None
+    finally:
+        case_file.dispose()
+
+
+def _text_table(title: str, rows: list[dict]) -> Table:
+    """A table whose cells are printed as text, never as markup."""
+    table = Table(title=title)
+    for column in rows[0]:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(Text("" if v is None else str(v)) for v in row.values()))
+    return table
+
+
+@app.command()
+def api(
+    host: str = typer.Option("127.0.0.1", help="Address to bind; keep 127.0.0.1 behind a TLS proxy."),
+    port: int = typer.Option(8030, help="Port."),
+    workers: int = typer.Option(1, help="Processes serving the port (PostgreSQL; SQLite has one writer)."),
+) -> None:
+    """Serve the inbound API (shared/api.md); OpenAPI at /docs and /openapi.json."""
+    from inburgering.api.server import serve
+
+    serve(host, port, workers=workers)
+
+
+def _as_of(value: Optional[str]) -> "dt.date":
+    import datetime as dt
+
+    from inburgering.domain.calendar import today_in_amsterdam
+
+    if value is None:
+        return today_in_amsterdam()
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        err.print(f"--as-of: {value!r} is not a real calendar date (write YYYY-MM-DD)", markup=False)
+        raise typer.Exit(2) from None
+
+
+def _engine_step(as_of: Optional[str], step):  # noqa: ANN001, ANN202
+    """Run service.ingest or service.run_monitor on the case file for the day: (day, report)."""
+    from inburgering.store.db import CaseFile
+
+    day = _as_of(as_of)
+    case_file = CaseFile()
+    try:
+        return day, step(case_file, day)
+    finally:
+        case_file.dispose()
+
+
+@app.command()
+def ingest(as_of: Optional[str] = typer.Option(None, "--as-of", help="The day to process (default: today).")) -> None:
+    """Apply the inbox's pending events dated up to the day, without Prefect."""
+    from inburgering.engine import service
+
+    day, report = _engine_step(as_of, service.ingest)
+    _console().print(f"{day}: {report.applied} applied, {report.rejected} rejected, {report.errors} errors, "
+                    f"{sum(report.journal.values())} letters/messages/payments")
+    if report.errors:
+        raise typer.Exit(1)
+
+
+@app.command()
+def monitor(as_of: Optional[str] = typer.Option(None, "--as-of", help="The day to process (default: today).")) -> None:
+    """Fire the deadlines due up to the day (the daily monitor), without Prefect."""
+    from inburgering.engine import service
+
+    day, report = _engine_step(as_of, service.run_monitor)
+    _console().print(f"{day}: {sum(report.fired.values())} deadlines fired, {sum(report.journal.values())} "
+                    f"letters/messages/payments, {len(report.alerts)} alerts")
+
+
+sources_app = typer.Typer(help="The systems that send events through the inbound API.", no_args_is_help=True)
+app.add_typer(sources_app, name="sources")
+
+
+@sources_app.command("add")
+def sources_add(
+    name: str = typer.Argument(..., help="A name for the sending system, e.g. ind-production."),
+    kind: str = typer.Option(..., "--kind", help="ind, brp, municipality, school, portal, exams or payments."),
+    school: Optional[str] = typer.Option(None, "--school", help="For a school: the school name it sends for."),
+) -> None:
+    """Register a sending system and print its token (once: only a hash is kept)."""
+    import datetime as dt
+
+    from inburgering.api.sources import add_source
+    from inburgering.engine.errors import InputError
+    from inburgering.store.db import CaseFile
+
+    try:
+        with CaseFile().transaction() as session:
+            token = add_source(session, name, kind, school=school, now=dt.datetime.now(dt.timezone.utc))
+    except InputError as exc:
+        err.print(str(exc), markup=False, highlight=False)
+        raise typer.Exit(2) from None
+    err.print(f"source {name} ({kind}) registered; its token (shown only now):", markup=False, highlight=False)
+    print(token)
+
+
+@sources_app.command("list")
+def sources_list() -> None:
+    """The sending systems: name, kind, school, when each last sent, revoked."""
+    from inburgering.api.sources import list_sources
+    from inburgering.store.db import CaseFile
+
+    with CaseFile().transaction() as session:
+        rows = list_sources(session)
+    table = Table(title="sources")
+    for column in ("name", "kind", "school", "last sent (UTC)", "revoked (UTC)"):
+        table.add_column(column)
+    for s in rows:
+        table.add_row(s.name, s.kind, s.school or "", _minute(s.last_sent_at) or "never", _minute(s.revoked_at))
+    _console().print(table if rows else "no sources")
+
+
+def _minute(moment) -> str:  # noqa: ANN001
+    return moment.strftime("%Y-%m-%d %H:%M") if moment else ""
+
+
+@sources_app.command("revoke")
+def sources_revoke(name: str = typer.Argument(..., help="The source's name.")) -> None:
+    """End a source's token at once (what it sent stays)."""
+    import datetime as dt
+
+    from inburgering.api.sources import revoke_source
+    from inburgering.engine.errors import InputError
+    from inburgering.store.db import CaseFile
+
+    try:
+        with CaseFile().transaction() as session:
+            revoke_source(session, name, now=dt.datetime.now(dt.timezone.utc))
+    except InputError as exc:
+        err.print(str(exc), markup=False, highlight=False)
+        raise typer.Exit(2) from None
+    _console().print(f"source {name} revoked: its token is refused from now on")
 
 
 @app.command()

@@ -4,15 +4,21 @@
 through the real engine day by day (with start letters held from 75 days ago, as if
 the print house were being replaced, so process owners see what "late" looks like).
 `feed_next` then delivers the journeys' next events a few at a time, dated today,
-as the registries, schools and Mijn Inburgering would. All names are invented.
+through the inbound API with one demo source per kind, as the registries, schools and
+Mijn Inburgering would. All names are invented.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
 
 from sqlalchemy import func, select
 
+from inburgering import config
+from inburgering.api.client import ApiClient
+from inburgering.api.sources import KINDS, add_source
 from inburgering.engine import service
 from inburgering.store.db import CaseFile
 from inburgering.store.models import LetterHold, Person, ReceivedEvent
@@ -78,7 +84,7 @@ def _history() -> list[tuple[str, int, dict]]:
 def _feed() -> list[tuple[str, dict]]:
     return [
         ("demo-3", {"type": "municipality_registered", "municipality": "Den Haag"}),
-        ("demo-1", {"type": "exam_registered", "part": "knm", "channel": "school", "exam_date": In(20),
+        ("demo-1", {"type": "exam_registered", "part": "knm", "channel": "online", "exam_date": In(20),
                     "location": "Utrecht"}),
         ("demo-3", {"type": "agi_application_received", "route": "course",
                     "hours": {"integration": 450, "nt2": 180, "alfa": 0}, "school_listed_at_course_start": True,
@@ -124,13 +130,36 @@ def load_examples(case_file: CaseFile, today: dt.date) -> bool:
     return True
 
 
-def feed_next(case_file: CaseFile, today: dt.date, count: int = 2) -> int:
-    """Deliver the next `count` example events, dated today. Returns how many arrived."""
+DEMO_SCHOOL = "Leercentrum Zuid"  # the school whose invoice the feed sends
+FEED_ID = "demo-feed-"
+
+
+def demo_sources(case_file: CaseFile, now: dt.datetime) -> dict[str, str]:
+    """One demo source per kind (demo-ind, demo-brp, ...), each with a new token: kind -> token."""
+    with case_file.transaction() as session:
+        return {kind: add_source(session, f"demo-{kind}", kind, school=DEMO_SCHOOL if kind == "school" else None,
+                                 now=now, renew=True)
+                for kind in KINDS}
+
+
+def tokens_file():  # noqa: ANN201
+    return config.home() / "api-demo-tokens.json"
+
+
+def demo_client() -> ApiClient:
+    """The client of the demo sources: INBURGERING_API_URL and the tokens `inburgering up` wrote."""
+    url = os.environ.get("INBURGERING_API_URL", "http://127.0.0.1:8030")
+    return ApiClient(url, json.loads(tokens_file().read_text()))
+
+
+def feed_next(case_file: CaseFile, today: dt.date, client: ApiClient, count: int = 2) -> int:
+    """Deliver the next `count` example events, dated today, through the API. Returns how many
+    arrived. An event is sent with the id demo-feed-N, so sending it again changes nothing."""
     feed = _feed()
     with case_file.transaction() as session:
-        done = session.scalar(select(func.count(ReceivedEvent.id)).where(ReceivedEvent.source.like("demo-feed:%")))
-        for n in range(done, min(done + count, len(feed))):
-            ref, fields = feed[n]
-            service.receive(session, {**_dated(fields, today), "person": ref, "date": today.isoformat()},
-                            source=f"demo-feed:{n}", received_on=today)
-        return min(done + count, len(feed)) - done
+        done = session.scalar(select(func.count(ReceivedEvent.id))
+                              .where(ReceivedEvent.sender_event_id.like(f"{FEED_ID}%")))
+    for n in range(done, min(done + count, len(feed))):
+        ref, fields = feed[n]
+        client.send({"id": f"{FEED_ID}{n}", **_dated(fields, today), "person": ref, "date": today.isoformat()})
+    return min(done + count, len(feed)) - done

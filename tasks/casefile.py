@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from typing import Any
 
 from prefect import get_run_logger, task
 from sqlalchemy import select
 
-from inburgering.engine import board, service
-from inburgering.engine.batch import CHANNEL_BY_KIND
+from inburgering.engine import board, dispatch, service
 from inburgering.engine.errors import InputError
 from inburgering.store.db import CaseFile
 from inburgering.domain.calendar import today_in_amsterdam
-from inburgering.store.models import Case, Letter, OutboxMessage, Person, ReceivedEvent
+from inburgering.store.models import Case, Person, ReceivedEvent
 
 _case_files: dict[str, CaseFile] = {}
 
@@ -52,7 +50,8 @@ def fire_due_deadlines(as_of: dt.date) -> dict:
 def read_board(as_of: dt.date) -> dict:
     with case_file().transaction() as session:
         late_total, late = board.late_cases(session, as_of)
-        return {"waiting": board.waiting_board(session), "late_total": late_total, "late": late}
+        return {"waiting": board.waiting_board(session), "late_total": late_total, "late": late,
+                "incident_counts": board.incident_board(session), "incidents": board.open_incidents(session)}
 
 
 @task(name="record-staff-event")
@@ -95,16 +94,9 @@ def apply_staff_event(case_id: int, event: dict, *, source: str) -> dict:
 
 @task(name="resend-letter")
 def resend_letter(case_id: int, letter_type: str, today: dt.date) -> dict:
-    """Put the newest letter of a type for a case in the outbox again (a new send)."""
+    """Put a case's letter (a new send) or payment order (the same order again) in the outbox."""
     with case_file().transaction() as session:
-        letter = session.scalar(select(Letter).where(Letter.case_id == case_id, Letter.type == letter_type)
-                                .order_by(Letter.id.desc()).limit(1))
-        if letter is None:
-            raise InputError(f"case-{case_id} has no {letter_type} letter to resend")
-        session.add(OutboxMessage(case_id=case_id, letter_id=letter.id, channel=CHANNEL_BY_KIND[letter.kind],
-                                  created_on=today,
-                                  idempotency_key=uuid.uuid4().hex, payload={"resent": True}))
-        return {"letter": letter.id, "type": letter.type, "dated": letter.on_date.isoformat()}
+        return dispatch.resend(session, case_id, letter_type, today=today, now=dt.datetime.now(dt.timezone.utc))
 
 
 @task(name="hold-or-release-letters")

@@ -7,6 +7,8 @@ import datetime as dt
 from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
+from tasks.incidents import incidents_artifact
+
 
 def _table(counts: dict[str, int]) -> str:
     if not counts:
@@ -29,9 +31,14 @@ def publish_monitor_report(as_of: dt.date, ingest: dict, monitor: dict, board: d
         + "".join(f"- **{a['type']}** {a['case']} ({a['process']})\n" for a in alerts[:50])
         + f"\n## Late now: {board['late_total']} case(s)\n\n"
         "See the `late-cases` table artifact for the list.\n"
+        f"\n## Incidents not closed: {sum(r['incidents'] for r in board['incident_counts'])}\n\n"
+        + _table({f"{r['kind']} ({r['state']}, oldest {r['oldest_since']})": r["incidents"]
+                  for r in board["incident_counts"]})
+        + "\nSee the `open-incidents` table artifact; staff run `retry-incidents` or `close-incident`.\n"
     )
     create_markdown_artifact(markdown, key="deadline-monitor", description=f"What the monitor did on {as_of}")
     create_table_artifact(board["late"] or [{"case": "—", "process": "", "status": "nothing is late"}],
                           key="late-cases", description=f"Cases late on {as_of} (longest late first)")
+    incidents_artifact(board["incidents"], f"Incidents not closed on {as_of} (oldest first)")
     create_table_artifact(board["waiting"] or [{"process": "—", "status": "no case waits"}],
                           key="waiting-cases", description=f"What cases wait for, per process, on {as_of}")

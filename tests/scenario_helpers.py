@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from inburgering.scenario.loader import Scenario, load_scenario, parse_scenario
-from inburgering.scenario.runner import run_scenario
+from inburgering.scenario.runner import embedded_driver, prepare, run_scenario
 
 PEOPLE = {
     "p1": {"bsn": "123456782", "name": "Amina Yusuf", "email": "amina@example.org", "born": "1990-05-01"},
@@ -32,6 +33,15 @@ def replay(scenario: Scenario | Path | str, database_url: str | None = None, eng
 
         return run_scenario(scenario, driver=prefect_driver, database_url=database_url)
     return run_scenario(scenario, database_url=database_url)
+
+
+def replay_into(case_file, path: Path) -> Scenario:  # noqa: ANN001
+    """A shared scenario replayed into a given case file, every day from its start to its end."""
+    scenario = load_scenario(path)
+    prepare(case_file, scenario)
+    embedded_driver(case_file, [scenario.start + dt.timedelta(days=i)
+                                for i in range((scenario.until - scenario.start).days + 1)])
+    return scenario
 
 
 def entries(result: dict, kind: str | None = None, type: str | None = None, person: str | None = None) -> list[dict]:

@@ -1,4 +1,7 @@
-"""Two workers changing one case at once: the second update is refused, not lost."""
+"""Two workers changing one case at once: the second update is refused, not lost.
+
+Interleaved write transactions exist on PostgreSQL only: on SQLite every writing transaction
+begins IMMEDIATE, so a second writer waits for the first (tests/test_workers.py)."""
 
 from __future__ import annotations
 
@@ -12,11 +15,19 @@ from inburgering.domain.events import parse_event
 from inburgering.domain.registry import process_named
 from inburgering.engine import service
 from inburgering.engine.batch import Batch, held_letter_types
-from inburgering.store.db import load_policy
+from inburgering.store.db import CaseFile, load_policy
 from inburgering.store.models import Case
 
 
-def test_a_concurrent_update_of_a_case_is_refused(case_file):
+@pytest.fixture
+def pg_case_file(postgres):
+    cf = CaseFile(postgres.new_database())
+    yield cf
+    cf.dispose()
+
+
+def test_a_concurrent_update_of_a_case_is_refused(pg_case_file):
+    case_file = pg_case_file
     day = dt.date(2020, 3, 1)
     with case_file.transaction() as session:
         service.register_person(session, ref="p1", bsn="123456782", name="Amina Yusuf")
@@ -41,10 +52,11 @@ def test_a_concurrent_update_of_a_case_is_refused(case_file):
     second.close()
 
 
-def test_the_engine_refuses_a_batch_whose_case_another_worker_changed(case_file):
+def test_the_engine_refuses_a_batch_whose_case_another_worker_changed(pg_case_file):
     """The batch engine writes cases with a version-checked UPDATE: when another worker
     changed the case after the batch read it, the batch fails as a whole (and its task is
     retried) instead of overwriting that change."""
+    case_file = pg_case_file
     day = dt.date(2020, 3, 1)
     with case_file.transaction() as session:
         service.register_person(session, ref="p1", bsn="123456782", name="Amina Yusuf")

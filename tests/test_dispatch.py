@@ -15,10 +15,9 @@ from sqlalchemy import func, select
 from inburgering.engine.dispatch import dispatch_pending
 from inburgering.gateway.client import GatewayClient, GatewayRefused, GatewaySettings
 from inburgering.gateway.server import LocalGateway
-from inburgering.scenario.loader import load_scenario
-from inburgering.scenario.runner import embedded_driver, prepare
 from inburgering.store.db import CaseFile
 from inburgering.store.models import OutboxMessage
+from tests.scenario_helpers import replay_into
 
 NOW = dt.datetime(2022, 6, 3, 9, 0, tzinfo=dt.timezone.utc)
 
@@ -27,10 +26,7 @@ NOW = dt.datetime(2022, 6, 3, 9, 0, tzinfo=dt.timezone.utc)
 def accepted_invoice(database_url, scenarios_dir):
     """The invoice_accept scenario replayed: a start letter, an e-mail and a payment in the outbox."""
     case_file = CaseFile(database_url)
-    scenario = load_scenario(scenarios_dir / "invoice_accept.yaml")
-    prepare(case_file, scenario)
-    embedded_driver(case_file, [scenario.start + dt.timedelta(days=i)
-                                for i in range((scenario.until - scenario.start).days + 1)])
+    replay_into(case_file, scenarios_dir / "invoice_accept.yaml")
     yield case_file
     case_file.dispose()
 
@@ -55,14 +51,16 @@ def test_every_message_is_sent_once_and_a_second_run_sends_nothing(accepted_invo
     assert _outbox(accepted_invoice) == {"sent": 3}
 
 
-def test_gateway_down_postpones_and_the_next_run_sends(accepted_invoice):
+def test_gateway_down_postpones_and_a_run_after_the_back_off_sends(accepted_invoice):
     with LocalGateway(token="t") as gateway, GatewayClient(GatewaySettings(gateway.url, "t")) as client:
         gateway.state.fail_next = 3  # three 503 answers
         first = dispatch_pending(accepted_invoice, client, now=NOW)
         assert first.postponed == 3 and first.sent == 0
         assert _outbox(accepted_invoice) == {"pending": 3}
-        second = dispatch_pending(accepted_invoice, client, now=NOW)
-        assert second.sent == 3
+        too_soon = dispatch_pending(accepted_invoice, client, now=NOW + dt.timedelta(seconds=59))
+        assert too_soon.attempted == 0  # each waits a minute after its first failed attempt
+        after = dispatch_pending(accepted_invoice, client, now=NOW + dt.timedelta(minutes=1))
+        assert after.sent == 3
         assert len(gateway.state.messages) == 3
 
 

@@ -304,8 +304,13 @@ def full_journey() -> list[dict]:
     return events
 
 
+PVT = {"date": "2020-05-04", "person": "p1", "type": "participation_statement_signed"}
+
+
 def test_diploma_goes_out_on_the_last_required_pass_and_the_case_records_the_obligation_met(database_url):
+    # an obligation from 2020 (Wi2013 from 2017-10-01) needs the participation statement too
     events = full_journey()
+    events.insert(len(events) - 1, PVT)
     result = replay(make_scenario(events, start=START, until="2020-06-10"), database_url=database_url)
 
     (diploma,) = entries(result, "letter", "diploma")
@@ -326,7 +331,9 @@ def test_diploma_goes_out_on_the_last_required_pass_and_the_case_records_the_obl
         with case_file.transaction() as session:
             case = session.scalars(select(Case).where(Case.process == "exams")).one()
             assert case.status == "diploma" and case.closed_on.isoformat() == "2020-06-02"
-            assert case.state["obligation_met_on"] == "2020-06-02"
+            journey = session.scalars(select(Case).where(Case.process == "journey")).one()
+            assert (journey.status, journey.state["met_on"], journey.state["met_by"]) == (
+                "obligation_met", "2020-06-02", "diploma")
             assert [(r["part"], r["outcome"]) for r in case.state["history"]][0] == ("lezen", "failed")
             # the letters were timers in the case file, fired by the deadline monitor
             fired = session.scalars(select(Deadline.kind).where(Deadline.case_id == case.id,
@@ -342,6 +349,36 @@ def test_diploma_goes_out_on_the_last_required_pass_and_the_case_records_the_obl
             assert "123456782" not in body
     finally:
         case_file.dispose()
+
+
+def test_a_diploma_without_the_participation_statement_meets_the_obligation_only_once_it_is_signed():
+    loan = {"date": START, "person": "p1", "type": "loan_granted", "amount": "5000.00"}
+    events = [loan] + full_journey()[:-1]  # no PVT: the obligation (2020) needs one
+    pvt_later = {"date": "2020-06-15", "person": "p1", "type": "participation_statement_signed"}
+    result = run(events + [register("2020-06-10", "knm", "online", "2020-07-28"), pvt_later],
+                 until="2020-06-20", people={"p1": YOUNG | {"email": "amina@example.org"}})
+    (diploma,) = entries(result, "letter", "diploma")
+    assert diploma["date"] == "2020-06-02"
+    assert diploma["data"]["obligation_met_on"] is None
+    assert diploma["data"]["participation_statement_outstanding"] is True
+    assert rejected(result, events + [pvt_later]) == {len(events): "the diploma was issued on 2020-06-02: no further "
+                                                                   "exams are needed"}
+    # met the day the statement is signed: the loan's repayment starts six months later
+    (notice,) = entries(result, "letter", "repayment_notice")
+    assert (notice["date"], notice["data"]["obligation_met_on"], notice["data"]["repayment_from"]) == (
+        "2020-06-15", "2020-06-15", "2020-12-15")
+
+
+def test_before_2017_10_01_the_diploma_alone_meets_the_obligation():
+    events = intake("2017-06-01") + [register("2017-07-03", p, "online", "2017-09-01") for p in ALL_WI2013]
+    events += [ev("2017-09-04", "exam_result", p, passed=True) for p in ALL_WI2013]
+    result = run(events, start="2017-06-01", until="2017-09-10")
+    (diploma,) = entries(result, "letter", "diploma")
+    assert diploma["data"]["obligation_met_on"] == "2017-09-04"
+    assert diploma["data"]["participation_statement_outstanding"] is False
+    pvt = {"date": "2017-09-05", "person": "p1", "type": "participation_statement_signed"}
+    refused = run(events + [pvt], start="2017-06-01", until="2017-09-10")
+    assert "only when the obligation started on or after 2017-10-01" in refused["rejected"][0]["reason"]
 
 
 def test_no_diploma_while_a_required_part_is_missing():

@@ -7,19 +7,21 @@ import datetime as dt
 from inburgering.domain.events import parse_event
 from inburgering.domain.exams import ExamsProcess
 from inburgering.domain.intake import IntakeState
+from inburgering.domain.journey import JourneyState
 from inburgering.domain.policy import load_default_policy
 from inburgering.domain.process import Communicate, Context, OpenDeadline, PersonFacts, Timer
 
 D = dt.date.fromisoformat
 PROCESS = ExamsProcess()
 INTAKE = IntakeState(opened_on=D("2020-01-06"), regime="wi2013", obligation_start=D("2020-01-06"),
-                     start_date=D("2020-01-06"))
+                     start_date=D("2020-01-06"), complete_on=D("2020-01-06"))
+JOURNEY = JourneyState(regime="wi2013", obligation_start=D("2020-01-06"), obligated=True, pvt_required=True)
 
 
 def ctx(today: str) -> Context:
     return Context(today=D(today), policy=load_default_policy(),
                    person=PersonFacts(ref="p1", name="Amina Yusuf", born=D("1990-05-01")),
-                   cases={("intake", ""): INTAKE})
+                   cases={("intake", ""): INTAKE, ("journey", ""): JOURNEY})
 
 
 def event(**fields):

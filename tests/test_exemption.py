@@ -306,7 +306,7 @@ def test_a_held_decision_letter_goes_out_on_release_and_is_overdue_past_the_term
     result = run(events, until="2021-11-30", holds=holds)
     (alert,) = entries(result, "alert", "decision_overdue")
     assert alert["date"] == "2021-11-06"  # 2021-09-10 + 56 days = Friday 2021-11-05
-    assert alert["data"]["waiting_for"] == "decision letter (letters on hold)"
+    assert alert["data"]["waiting_for"] == "agi_decision (letters on hold)"
     (decision,) = entries(result, "letter", "agi_decision")
     assert decision["date"] == "2021-11-11" and decision["data"]["decision"] == "granted"
 
@@ -328,10 +328,10 @@ def test_naturalisation_advice_needs_no_obligation_and_gives_an_advice_letter(tm
 
 def test_naturalisation_advice_on_the_alfa_route_needs_600_alfa_hours_and_has_no_hardship_referral(tmp_path):
     url = f"sqlite:///{tmp_path / 'case.db'}"
-    events = [application("2021-09-01", route="alfa", advice=True), declaration("2021-09-10"),
-              event("2021-09-11", "alfa_test_invoice_paid"), event("2021-09-20", "alfa_test_taken", active=True)]
+    events = [application("2021-09-01", route="alfa", advice=True), declaration("2021-09-10")]
     result = run(events, start="2021-09-01", until="2021-09-30", url=url)
-    assert [e["type"] for e in entries(result, "letter")] == ["alfa_test_invoice", "alfa_test_invitation", "agi_advice"]
+    # too few alfa hours is known on the first day: the advice comes at once, without the €150 test
+    assert [(e["date"], e["type"]) for e in entries(result, "letter")] == [("2021-09-01", "agi_advice")]
     (advice,) = entries(result, "letter", "agi_advice")
     assert (advice["data"]["advice"], advice["data"]["reasons"]) == ("negative", ["alfa_course_hours"])
     assert advice["data"]["requirements"]["min_alfa_hours"] == 600

@@ -14,9 +14,10 @@ LOAN = {"date": "2022-04-01", "type": "loan_granted", "person": "p1", "amount": 
 
 
 def invoice(date: str, number: str, course_fee: str, *, school: str = "Taalhuis Noord", **extra) -> dict:
+    """An invoice for the lessons of its own month, up to its date (so it counts in its own quarter)."""
     event = {"date": date, "type": "invoice_submitted", "person": "p1", "school": school,
              "invoice_number": number, "contract_number": "C-1", "course_type": "Inburgering",
-             "description": "lessen", "invoice_date": date, "period_from": "2022-03-01", "period_to": "2022-03-31",
+             "description": "lessen", "invoice_date": date, "period_from": date[:8] + "01", "period_to": date,
              "courses": 10, "course_fee": course_fee, "materials_fee": "0.00", "exam_fee": "0.00"}
     return {**event, **extra}
 
@@ -61,16 +62,31 @@ def test_invoice_accept_scenario(scenarios_dir, database_url):
 
 
 def test_quarter_cap_scenario(scenarios_dir, database_url):
+    # two schools in one quarter since 2021: added up; the excess is not paid, not deferred
     result = replay(scenarios_dir / "quarter_cap.yaml", database_url=database_url)
+    assert payments(result) == [("2022-05-04", "A-100", "1400.00", "2022-Q2"),
+                                ("2022-05-23", "B-7", "600.00", "2022-Q2")]
+    assert payments(result, "payment_deferred") == []
+    (notice,) = entries(result, "notice", "invoice_refused_to_school")
+    (email,) = entries(result, "email", "invoice_not_paid")
+    for told in (notice, email):
+        assert told["date"] == "2022-05-23"
+        assert {k: told["data"][k] for k in ("invoice_number", "reason", "quarter", "room", "amount_not_paid")} == {
+            "invoice_number": "B-7", "reason": "quarter_cap_exceeded", "quarter": "2022-Q2", "room": "600.00",
+            "amount_not_paid": "300.00"}
+    assert result["rejected"] == []
+
+
+def test_quarter_cap_one_school_scenario(scenarios_dir, database_url):
+    # one school above the cap: the excess is billed a quarter later
+    result = replay(scenarios_dir / "quarter_cap_one_school.yaml", database_url=database_url)
     paid = payments(result)
-    assert ("2022-05-04", "A-100", "1400.00", "2022-Q2") in paid
-    assert ("2022-05-23", "B-7", "600.00", "2022-Q2") in paid
+    assert paid == [("2022-05-04", "A-100", "1400.00", "2022-Q2"), ("2022-05-23", "B-7", "600.00", "2022-Q2"),
+                    ("2022-07-01", "B-7", "300.00", "2022-Q3")]
     assert payments(result, "payment_deferred") == [("2022-05-23", "B-7", "300.00", "2022-Q3")]
-    # the excess is paid on the first day of the next quarter, dated in that quarter
-    assert ("2022-07-01", "B-7", "300.00", "2022-Q3") in paid
     q2 = [Decimal(amount) for date, _, amount, _ in paid if "2022-04-01" <= date <= "2022-06-30"]
     assert sum(q2) == Decimal("2000.00")
-    assert len(paid) == 3
+    assert entries(result, "notice") == [] and entries(result, "email", "invoice_not_paid") == []
     assert result["rejected"] == []
 
 
@@ -245,18 +261,48 @@ def test_amounts_deferred_to_a_quarter_are_paid_before_invoices_accepted_in_it()
                                 ("2022-10-01", "F-2", "500.00", "2022-Q4")]
 
 
-def test_with_excess_refuse_the_invoice_crossing_the_cap_is_not_paid_and_both_are_told():
+def test_with_excess_refuse_one_school_is_paid_up_to_the_cap_and_both_are_told_of_the_rest():
     result = run([invoice("2022-05-02", "A-100", "1400.00"), accept("2022-05-04", "A-100"),
-                  invoice("2022-05-20", "B-7", "900.00", school="Leercentrum Zuid"), accept("2022-05-23", "B-7")],
+                  invoice("2022-05-20", "B-7", "900.00"), accept("2022-05-23", "B-7")],
                  until="2022-07-31", policy={"invoice_excess": "refuse"})
-    assert payments(result) == [("2022-05-04", "A-100", "1400.00", "2022-Q2")]
+    assert payments(result) == [("2022-05-04", "A-100", "1400.00", "2022-Q2"),
+                                ("2022-05-23", "B-7", "600.00", "2022-Q2")]
     assert payments(result, "payment_deferred") == []
     (notice,) = entries(result, "notice", "invoice_refused_to_school")
-    assert notice["date"] == "2022-05-23"
-    assert {k: notice["data"][k] for k in ("invoice_number", "reason", "quarter_cap", "room")} == {
-        "invoice_number": "B-7", "reason": "quarter_cap_exceeded", "quarter_cap": "2000.00", "room": "600.00"}
+    assert {k: notice["data"][k] for k in ("invoice_number", "reason", "quarter_cap", "room", "amount_not_paid")} == {
+        "invoice_number": "B-7", "reason": "quarter_cap_exceeded", "quarter_cap": "2000.00", "room": "600.00",
+        "amount_not_paid": "300.00"}
     (email,) = entries(result, "email", "invoice_not_paid")
     assert email["data"]["invoice_number"] == "B-7" and email["data"]["reason"] == "quarter_cap_exceeded"
+
+
+def test_a_quarter_already_full_pays_nothing_of_a_second_schools_invoice():
+    result = run([invoice("2022-05-02", "A-100", "2000.00"), accept("2022-05-04", "A-100"),
+                  invoice("2022-05-20", "B-7", "900.00", school="Leercentrum Zuid"), accept("2022-05-23", "B-7")],
+                 until="2022-07-31")
+    assert payments(result) == [("2022-05-04", "A-100", "2000.00", "2022-Q2")]
+    (email,) = entries(result, "email", "invoice_not_paid")
+    assert (email["data"]["room"], email["data"]["amount_not_paid"]) == ("0.00", "900.00")
+
+
+def test_before_2021_each_school_counts_against_the_cap_on_its_own():
+    loan = {**LOAN, "date": "2020-04-01"}
+    events = [loan, invoice("2020-05-04", "A-100", "1400.00"), accept("2020-05-06", "A-100"),
+              invoice("2020-05-20", "B-7", "1900.00", school="Leercentrum Zuid"), accept("2020-05-22", "B-7")]
+    result = replay(make_scenario(events, start="2020-04-01", until="2020-06-30"))
+    assert payments(result) == [("2020-05-06", "A-100", "1400.00", "2020-Q2"),
+                                ("2020-05-22", "B-7", "1900.00", "2020-Q2")]
+
+
+def test_an_invoice_counts_in_the_quarter_of_its_lessons_not_of_its_acceptance():
+    # April-May lessons accepted on 1 July still count in Q2's room: accepting late dodges no cap
+    april = invoice("2022-05-31", "A-1", "1800.00", period_from="2022-04-01")
+    may = invoice("2022-06-10", "A-2", "700.00", period_from="2022-05-01", period_to="2022-05-31")
+    result = run([april, accept("2022-06-01", "A-1"), may, accept("2022-07-01", "A-2")], until="2022-10-31")
+    assert payments(result) == [("2022-06-01", "A-1", "1800.00", "2022-Q2"),
+                                ("2022-07-01", "A-2", "200.00", "2022-Q2"),  # what Q2 had left
+                                ("2022-07-01", "A-2", "500.00", "2022-Q3")]  # its excess: Q3 has begun already
+    assert payments(result, "payment_deferred") == []
 
 
 # ---- the loan ---------------------------------------------------------------------------------------------
@@ -275,6 +321,21 @@ def test_an_invoice_the_remaining_loan_cannot_cover_is_not_paid_and_both_are_tol
     assert notice["data"]["loan_left"] == "500.00"
     (email,) = entries(result, "email", "invoice_not_paid")
     assert email["date"] == "2022-04-06" and email["data"]["reason"] == "loan_insufficient"
+
+
+def test_a_loan_above_the_maximum_is_rejected_with_the_reason():
+    result = run([{**LOAN, "date": "2022-04-02", "amount": "50000.00"}], loan=False)
+    assert rejected_reasons(result) == {0: "a loan of €50000.00 is more than the maximum of €10000.00 in force on "
+                                           "2022-04-02"}
+    assert entries(result, "payment") == []
+
+
+def test_without_an_e_mail_address_the_invoice_messages_go_by_post():
+    person = {"bsn": "123456782", "name": "Amina Yusuf", "born": "1990-05-01"}  # no e-mail
+    result = replay(make_scenario([LOAN, invoice("2022-04-04", "F-1", "250.00")], start="2022-04-01",
+                                  until="2022-04-30", people={"p1": person}))
+    assert [(e["kind"], e["type"]) for e in result["timeline"]] == [
+        ("letter", "invoice_waiting"), ("letter", "invoice_reminder")]
 
 
 def test_without_a_loan_nothing_is_paid():

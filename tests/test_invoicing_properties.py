@@ -3,21 +3,25 @@
 A small in-memory driver plays the engine's part exactly as service.py does it (each day:
 events in order, then every due timer oldest first; a closed case takes no decisions;
 an opened deadline replaces one of the same kind), without SQL, so hundreds of random
-journeys of a year and a half run in seconds.
+journeys of a year and a half run in seconds. Streams start in 2020 (each school has the
+cap to itself until 2021) or in 2022 (several schools in a quarter are added up).
 
-What is checked, for every stream:
-1. cap:        per quarter, the school_paid amounts dated in it sum to at most that
-               quarter's cap, and every payment is dated in the quarter it names;
+What is checked, for every stream (a payment "counts in" the quarter of its lessons, or
+the quarter it was deferred to):
+1. cap:        per quarter, the school_paid amounts counting in it sum to at most that
+               quarter's cap — over all schools from 2021, per school before — and every
+               payment is dated on or after the first day of the quarter it counts in;
 2. not twice:  an invoice is paid at most once per quarter, never more than its total,
                and an invoice that is open, refused or not paid is paid nothing;
-3. balance:    for each accepted (released) invoice, paid + still deferred == its total;
-               summed: paid + deferred-still-pending == the totals of released invoices,
-               and the refused and not-paid invoices (their totals) got nothing;
-               every deferral still pending at the end waits for a quarter after the
-               last simulated day (the monitor never forgets one);
+3. balance:    for each accepted (released) invoice, paid + still deferred + not paid
+               (the excess DUO cannot pay) == its total; summed: paid + deferred-still-
+               pending == the totals of released invoices less what was not paid; every
+               deferral still pending at the end waits for a quarter after the last
+               simulated day (the monitor never forgets one);
 4. loan:       after every step, loan - paid - promised >= 0;
-5. no waste:   (policy defer) an amount is deferred out of a quarter only when that
-               quarter's payments reach its cap; (policy refuse) nothing is ever deferred;
+5. no waste:   an amount is deferred out of a quarter, or left unpaid, only when that
+               quarter's payments reach its cap; with policy refuse, or with another
+               school in the quarter (from 2021), nothing is deferred out of it;
 6. timeline:   the school_paid entries per invoice equal what the case says it paid.
 """
 
@@ -47,8 +51,9 @@ from inburgering.domain.process import (
 )
 
 PROCESS = InvoicingProcess()
-START = dt.date(2022, 1, 1)
-DAYS = 550  # until 2023-07-04
+STARTS = (dt.date(2020, 1, 1), dt.date(2022, 1, 1))
+ADDED_UP_FROM = dt.date(2021, 1, 1)  # invoice_cap_schools_added_up_from
+DAYS = 550  # a year and a half
 SCHOOLS = ["Taalhuis Noord", "Leercentrum Zuid", "Het Talenhuis"]
 DEFAULT_POLICY = load_default_policy()
 
@@ -56,8 +61,9 @@ DEFAULT_POLICY = load_default_policy()
 class Journey:
     """One person's invoicing cases, driven as the engine drives them."""
 
-    def __init__(self, policy):
+    def __init__(self, policy, start: dt.date):
         self.policy = policy
+        self.start = start
         self.states: dict[str, object] = {}
         self.closed: set[str] = set()
         self.deadlines: dict[tuple[str, str], tuple[int, dt.date, dict]] = {}
@@ -112,8 +118,8 @@ class Journey:
 
     def run(self, events_by_day: dict[dt.date, list[dict]]) -> None:
         """Every day from START on; days without events or due timers are skipped (nothing happens)."""
-        last = START + dt.timedelta(days=DAYS - 1)
-        self.today = START
+        last = self.start + dt.timedelta(days=DAYS - 1)
+        self.today = self.start
         while self.today <= last:
             for raw in events_by_day.get(self.today, []):
                 self.event(raw)
@@ -129,7 +135,8 @@ class Journey:
 
     def account(self):
         loan = self.states.get(LOAN_KEY)
-        return account_of(loan.loan.amount if loan else ZERO, ((f.paid, f.deferred) for f in self.invoice_files()))
+        return account_of(loan.loan.amount if loan else ZERO,
+                          ((f.invoice.school, f.paid, f.deferred) for f in self.invoice_files()))
 
     def check_loan(self) -> None:
         assert self.account().left >= 0
@@ -149,20 +156,20 @@ invoices = st.lists(st.fixed_dictionaries({
     "repeat": st.booleans(),                  # a second decision on the same number later
 }), min_size=2, max_size=16)
 
-# A loan from the first day (mostly large enough for much to be paid), sometimes changed later.
+# A loan from the first day (mostly the maximum of €10,000, so much can be paid), sometimes changed later.
 loans = st.tuples(
-    st.tuples(st.just(0), st.one_of(st.just(1_500_000), st.integers(0, 1_500_000))),
-    st.lists(st.tuples(st.integers(1, DAYS - 1), st.integers(0, 1_500_000)), max_size=2),
+    st.tuples(st.just(0), st.one_of(st.just(1_000_000), st.integers(0, 1_000_000))),
+    st.lists(st.tuples(st.integers(1, DAYS - 1), st.integers(0, 1_000_000)), max_size=2),
 ).map(lambda first_and_later: [first_and_later[0], *first_and_later[1]])
 
 
-def events_for(invoice_specs, loan_specs) -> dict[dt.date, list[dict]]:
+def events_for(invoice_specs, loan_specs, start: dt.date) -> dict[dt.date, list[dict]]:
     by_day: dict[dt.date, list[dict]] = defaultdict(list)
     for day, cents in loan_specs:
-        date = START + dt.timedelta(days=day)
+        date = start + dt.timedelta(days=day)
         by_day[date].append({"date": date.isoformat(), "type": "loan_granted", "person": "p1", "amount": money(cents)})
     for spec in invoice_specs:
-        submitted = START + dt.timedelta(days=spec["submitted"])
+        submitted = start + dt.timedelta(days=spec["submitted"])
         number = f"F-{spec['number']}"
         course, materials, exam = spec["fees"]
         by_day[submitted].append({
@@ -185,21 +192,25 @@ def events_for(invoice_specs, loan_specs) -> dict[dt.date, list[dict]]:
 
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(invoice_specs=invoices, loan_specs=loans, cap_cents=st.integers(10_000, 250_000),
-       excess=st.sampled_from(["defer", "refuse"]))
-def test_random_invoice_streams_keep_the_money_rules(invoice_specs, loan_specs, cap_cents, excess):
+       excess=st.sampled_from(["defer", "refuse"]), start=st.sampled_from(STARTS))
+def test_random_invoice_streams_keep_the_money_rules(invoice_specs, loan_specs, cap_cents, excess, start):
     cap = Decimal(money(cap_cents))
     journey = Journey(DEFAULT_POLICY.with_overrides({"invoice_quarter_cap": money(cap_cents),
-                                                            "invoice_excess": excess}))
-    journey.run(events_for(invoice_specs, loan_specs))
-    last_day = START + dt.timedelta(days=DAYS - 1)
+                                                     "invoice_excess": excess}), start)
+    journey.run(events_for(invoice_specs, loan_specs, start))
+    last_day = start + dt.timedelta(days=DAYS - 1)
     files = journey.invoice_files()
 
-    # 1. cap, and payments are dated in the quarter they name
+    def counted(quarter: str, school: str) -> tuple[str, str]:
+        """What shares a quarter's cap: every school from 2021, one school before."""
+        return (quarter, "" if calendar.quarter_start(quarter) >= ADDED_UP_FROM else school.casefold())
+
+    # 1. cap, and payments are dated on or after the start of the quarter they count in
     paid = [(day, data) for day, type_, data in journey.payments if type_ == "school_paid"]
-    per_quarter: dict[str, Decimal] = defaultdict(Decimal)
+    per_quarter: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     for day, data in paid:
-        assert data["quarter"] == calendar.quarter_of(day)
-        per_quarter[data["quarter"]] += data["amount"]
+        assert day >= calendar.quarter_start(data["quarter"])
+        per_quarter[counted(data["quarter"], data["school"])] += data["amount"]
     assert all(total <= cap for total in per_quarter.values()), per_quarter
 
     # 2. nothing paid twice; never more than the total; open/refused/not-paid invoices get nothing
@@ -210,25 +221,34 @@ def test_random_invoice_streams_keep_the_money_rules(invoice_specs, loan_specs, 
         if file.outcome != "accepted":
             assert file.paid == [] and file.deferred is None
 
-    # 3. balance: paid + still deferred == total of every released invoice
+    # 3. balance: paid + still deferred + not paid == total of every released invoice
     released = [f for f in files if f.outcome == "accepted"]
     for file in released:
         pending = file.deferred.amount if file.deferred else ZERO
-        assert sum((p.amount for p in file.paid), ZERO) + pending == file.invoice.total
+        assert sum((p.amount for p in file.paid), ZERO) + pending + (file.unpaid or ZERO) == file.invoice.total
         if file.deferred:
             assert calendar.quarter_start(file.deferred.to_quarter) > last_day
     account = journey.account()
-    assert account.paid + account.deferred == sum((f.invoice.total for f in released), ZERO)
+    assert account.paid + account.deferred == sum((f.invoice.total - (f.unpaid or ZERO) for f in released), ZERO)
 
     # 4. the loan never below zero (also checked after every step)
     assert account.left >= 0
 
-    # 5. no waste: an amount leaves a quarter only when that quarter is full; refuse never defers
-    deferrals = [(day, data) for day, type_, data in journey.payments if type_ == "payment_deferred"]
-    if excess == "defer":
-        assert all(per_quarter[calendar.quarter_of(day)] == cap for day, _ in deferrals)
-    else:
-        assert deferrals == []
+    # 5. no waste: an amount leaves a quarter (deferred or not paid) only when that quarter is full
+    schools_in: dict[str, set[str]] = defaultdict(set)
+    for _, data in paid:
+        schools_in[data["quarter"]].add(data["school"])
+    deferrals = [data for _, type_, data in journey.payments if type_ == "payment_deferred"]
+    for data in deferrals:
+        source = _previous_quarter(data["to_quarter"])
+        assert per_quarter[counted(source, data["school"])] == cap
+        assert excess == "defer"
+        if calendar.quarter_start(source) >= ADDED_UP_FROM:
+            assert schools_in[source] <= {data["school"]}  # another school there: the excess is not deferred
+    for file in released:
+        if file.unpaid:
+            quarter = calendar.quarter_of(file.invoice.period_to)
+            assert per_quarter[counted(quarter, file.invoice.school)] == cap
 
     # 6. the timeline agrees with the cases
     on_timeline: dict[str, Decimal] = defaultdict(Decimal)
@@ -237,3 +257,8 @@ def test_random_invoice_streams_keep_the_money_rules(invoice_specs, loan_specs, 
     for file in files:
         key = f"{file.invoice.school}|{file.invoice.number}"
         assert on_timeline.get(key, ZERO) == sum((p.amount for p in file.paid), ZERO)
+
+
+def _previous_quarter(quarter: str) -> str:
+    year, q = (int(part) for part in quarter.split("-Q"))
+    return f"{year - 1}-Q4" if q == 1 else f"{year}-Q{q - 1}"

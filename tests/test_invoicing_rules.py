@@ -33,12 +33,15 @@ def test_a_lowered_cap_leaves_no_room_rather_than_negative_room():
 
 def test_account_sums_paid_per_quarter_and_waiting_deferrals_up_to_a_quarter():
     account = account_of(D("10000.00"), [
-        ([PaidPart(on=dt.date(2022, 5, 4), quarter="2022-Q2", amount="1400.00")], None),
-        ([PaidPart(on=dt.date(2022, 5, 23), quarter="2022-Q2", amount="600.00")],
+        ("Taalhuis Noord", [PaidPart(on=dt.date(2022, 5, 4), quarter="2022-Q2", amount="1400.00")], None),
+        ("Leercentrum Zuid", [PaidPart(on=dt.date(2022, 5, 23), quarter="2022-Q2", amount="600.00")],
          Deferral(amount="300.00", to_quarter="2022-Q3", since=dt.date(2022, 5, 23))),
-        ([], Deferral(amount="50.00", to_quarter="2023-Q1", since=dt.date(2022, 12, 1))),
+        ("Taalhuis  noord", [], Deferral(amount="50.00", to_quarter="2023-Q1", since=dt.date(2022, 12, 1))),
     ])
     assert account.paid_in("2022-Q2") == D("2000.00") and account.paid_in("2022-Q3") == D("0.00")
+    assert account.paid_in("2022-Q2", "taalhuis noord") == D("1400.00")  # per school: case and spaces ignored
+    assert account.schools_in("2022-Q2") == {"taalhuis noord", "leercentrum zuid"}
+    assert account.waiting_for("2023-Q1", "Taalhuis Noord") == D("50.00")
     assert account.waiting_for("2022-Q3") == D("300.00")
     assert account.waiting_for("2022-Q4") == D("300.00")  # an overdue deferral still comes first
     assert account.waiting_for("2023-Q1") == D("350.00")

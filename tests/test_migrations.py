@@ -24,7 +24,7 @@ from inburgering.engine import service
 from inburgering.scenario.loader import load_scenario
 from inburgering.scenario.runner import run_scenario
 from inburgering.store.db import CaseFile, DowngradeRefused, alembic_config, downgrade, make_engine, migrate
-from inburgering.store.models import Base, LetterHold, PolicyValue
+from inburgering.store.models import Base, Case, HeldLetter, Incident, LetterHold, PolicyValue, Source
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -46,7 +46,8 @@ def _revision(engine) -> str | None:
 
 
 def _filled(database_url: str, scenarios_dir: Path) -> CaseFile:
-    """A case file with rows in every table, and a process owner's own policy entry."""
+    """A case file with a loan ledger, letters and the rest of a journey, and a process owner's
+    own policy entry."""
     run_scenario(load_scenario(scenarios_dir / "quarter_cap.yaml"), database_url=database_url)
     cf = CaseFile(database_url)
     with cf.transaction() as session:
@@ -56,26 +57,50 @@ def _filled(database_url: str, scenarios_dir: Path) -> CaseFile:
     return cf
 
 
-@pytest.mark.parametrize("target", ["0001", "base"])
-def test_a_downgrade_that_would_drop_data_is_refused_and_changes_nothing(database_url, scenarios_dir, target):
-    cf = _filled(database_url, scenarios_dir)
-    before = _counts(cf.engine)
-    assert all(before.values()), f"every table has rows before the downgrade: {before}"
-    head = _revision(cf.engine)
+def _every_table_filled(cf: CaseFile) -> None:
+    """Rows in the tables a journey does not fill: a held letter, an incident, a sending system."""
+    now = dt.datetime(2022, 7, 1, tzinfo=dt.timezone.utc)
+    with cf.transaction() as session:
+        case_id = session.scalar(select(Case.id).limit(1))
+        session.add(HeldLetter(case_id=case_id, kind="letter", type="start_letter", recipient="person", data={},
+                               held_on=dt.date(2022, 7, 1)))
+        session.add(Incident(case_id=case_id, kind="timer", source="deadlines", source_id=1, summary="raised",
+                             opened_on=dt.date(2022, 7, 1)))
+        session.add(Source(name="brp", kind="brp", token_hash="0" * 64, created_at=now))
 
+
+def _refused_and_unchanged(cf: CaseFile, target: str) -> str:
+    before = _counts(cf.engine)
+    head = _revision(cf.engine)
     with pytest.raises(DowngradeRefused) as refused:
         downgrade(cf.engine, target)
-    assert str(refused.value) == (
-        f"cannot downgrade below 0002: loan_ledger holds {before['loan_ledger']} rows and policy_values holds 1 "
-        "entry that is not a shipped default (invoice_reminders_max from 2025-01-01); the older schema has no "
-        "place for them, so nothing was changed. Keep this version, or move the data elsewhere first.")
-
     assert _revision(cf.engine) == head
     assert _counts(cf.engine) == before
     indexes = {ix["name"] for ix in inspect(cf.engine).get_indexes("cases")}
     assert "ix_cases_wait_run_stale" in indexes  # the steps before the refused one were undone too
     migrate(cf.engine)
     assert _counts(cf.engine) == before
+    return str(refused.value)
+
+
+@pytest.mark.parametrize("target", ["0001", "base"])
+def test_a_downgrade_with_data_in_every_table_is_refused_and_changes_nothing(database_url, scenarios_dir, target):
+    cf = _filled(database_url, scenarios_dir)
+    _every_table_filled(cf)
+    counts = _counts(cf.engine)
+    assert all(counts.values()), f"every table has rows before the downgrade: {counts}"
+    assert _refused_and_unchanged(cf, target).startswith("downgrade of 0007 refused: 1 sending system")
+    cf.dispose()
+
+
+def test_the_loan_ledger_and_an_owners_policy_entry_stop_a_downgrade_below_0002(database_url, scenarios_dir):
+    cf = _filled(database_url, scenarios_dir)
+    ledger = _counts(cf.engine)["loan_ledger"]
+    assert ledger > 0
+    assert _refused_and_unchanged(cf, "0001") == (
+        f"cannot downgrade below 0002: loan_ledger holds {ledger} rows and policy_values holds 1 "
+        "entry that is not a shipped default (invoice_reminders_max from 2025-01-01); the older schema has no "
+        "place for them, so nothing was changed. Keep this version, or move the data elsewhere first.")
     cf.dispose()
 
 

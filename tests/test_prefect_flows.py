@@ -73,10 +73,14 @@ SHARED_EXPECTATIONS = {
     "start_letter.yaml": [("letter", "start_letter", {"start_date": "2020-02-10", "term_end": "2023-02-10"})],
     "invoice_accept.yaml": [("email", "invoice_waiting", {"invoice_number": "FAC229230568"}),
                             ("payment", "school_paid", {"amount": "250.00", "quarter": "2022-Q2"})],
-    "quarter_cap.yaml": [("payment", "payment_deferred", {"invoice_number": "B-7", "amount": "300.00",
-                                                          "to_quarter": "2022-Q3"}),
-                         ("payment", "school_paid", {"invoice_number": "B-7", "amount": "300.00",
-                                                     "quarter": "2022-Q3"})],
+    "quarter_cap.yaml": [("payment", "school_paid", {"invoice_number": "B-7", "amount": "600.00",
+                                                     "quarter": "2022-Q2"}),
+                         ("notice", "invoice_refused_to_school", {"invoice_number": "B-7",
+                                                                  "amount_not_paid": "300.00"})],
+    "quarter_cap_one_school.yaml": [("payment", "payment_deferred", {"invoice_number": "B-7", "amount": "300.00",
+                                                                     "to_quarter": "2022-Q3"}),
+                                    ("payment", "school_paid", {"invoice_number": "B-7", "amount": "300.00",
+                                                                "quarter": "2022-Q3"})],
     "agi_alfa.yaml": [("letter", "alfa_test_invoice", {"amount": "150.00"}),
                       ("letter", "agi_decision", {"decision": "granted", "reasons": []})],
 }
@@ -190,7 +194,8 @@ def test_monitor_publishes_what_it_did_and_what_is_late(flows_database):
     assert "start_letter_overdue" in published["deadline-monitor"]
     assert "Late now: 1 case(s)" in published["deadline-monitor"]
     late = json.loads(published["late-cases"]) if isinstance(published["late-cases"], str) else published["late-cases"]
-    assert late[0]["status"] == "start_letter_held"
+    assert (late[0]["status"], late[0]["waiting_for"]) == ("waiting_for_pip",  # Wi2021: the PIP comes next
+                                                           "PIP from the municipality — on hold: start_letter")
     assert BSN not in _prefect_contents()
 
 
@@ -213,6 +218,116 @@ def test_staff_resend_a_letter_and_it_reaches_the_gateway_again(flows_database):
     assert [m["type"] for m in posted] == ["start_letter", "start_letter"]
     assert posted[0]["body"] == posted[1]["body"]
     assert BSN not in _prefect_contents()
+
+
+def _events(name: str, resource_id: str) -> list:
+    """The Prefect events of a name on a resource. Events travel to the server in the
+    background: wait for them (up to a minute; no figure depends on how long)."""
+    import time
+
+    from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFilter
+
+    deadline = time.monotonic() + 60
+    while True:
+        with get_client(sync_client=True) as client:
+            events = client.read_events(filter=EventFilter(event=EventNameFilter(name=[name]),
+                                                           resource=EventResourceFilter(id=[resource_id])),
+                                        limit=50).events  # the client's default, 100, the server refuses
+        if events or time.monotonic() > deadline:
+            return events
+        time.sleep(0.5)
+
+
+def _wait_for(found):  # noqa: ANN001, ANN202
+    import time
+
+    deadline = time.monotonic() + 60
+    while not found() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return found()
+
+
+def _process_owners_notified_by_webhook():  # noqa: ANN202
+    """A webhook (a real local HTTP server) and the automation README "Incidents" shows."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from prefect.automations import Automation, EventTrigger, SendNotification
+    from prefect.blocks.notifications import CustomWebhookNotificationBlock
+
+    told: list[dict] = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            told.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args) -> None:  # noqa: ANN002
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    block_id = CustomWebhookNotificationBlock(name="incidents", url=f"http://127.0.0.1:{server.server_port}/",
+                                              json_data={"text": "{{subject}}: {{body}}"}).save("incidents",
+                                                                                                overwrite=True)
+    automation = Automation(
+        name="tell process owners about incidents",
+        trigger=EventTrigger(expect={"inburgering.incident.opened"},
+                             match={"prefect.resource.id": "inburgering.case.*"}, posture="Reactive", threshold=1),
+        actions=[SendNotification(block_document_id=block_id, subject="Incident on {{ event.resource.name }}",
+                                  body="{{ event.payload.summary }}")],
+    ).create()
+    return told, automation
+
+
+def test_an_undelivered_letter_is_an_incident_announced_as_a_prefect_event_and_staff_retry_it(flows_database,
+                                                                                              monkeypatch):
+    from flows.dispatch.flow import dispatch_letters
+    from flows.staff.flow import close_incident, retry_incidents
+    from inburgering.engine.errors import InputError
+    from inburgering.gateway.server import LocalGateway
+    from inburgering.store.models import Incident, OutboxMessage, PolicyValue
+    from tasks.incidents import CLOSED, OPENED
+
+    today = dt.date.today()
+    case_id = _person_waiting_for_brp(flows_database, today)
+    record_paper_event(case_id, PaperEvent(type="municipality_registered", date=today,
+                                           fields={"municipality": "Utrecht"}))  # the start letter is in the outbox
+    with flows_database.transaction() as session:  # an incident at the first failed attempt
+        session.add(PolicyValue(key="delivery_incident_after_attempts", valid_from=dt.date(2020, 1, 1), value=1))
+    down = LocalGateway(token="t")
+    down.stop()
+    monkeypatch.setenv("INBURGERING_GATEWAY_URL", down.url)
+    monkeypatch.setenv("INBURGERING_GATEWAY_TOKEN", "t")
+    told, automation = _process_owners_notified_by_webhook()
+
+    report = dispatch_letters()
+    assert (report["attempted"], report["sent"], report["stopped_early"]) == (1, 0, True)
+    [incident] = report["incidents_opened"]
+    assert (incident["case"], incident["kind"], incident["source"]) == (f"case-{case_id}", "delivery", "outbox")
+    [opened] = _events(OPENED, f"inburgering.case.{case_id}")
+    assert opened.payload["incident"] == incident["incident"]
+    assert opened.payload["summary"].startswith(f"The letter start_letter for case-{case_id} is not delivered")
+    assert opened.resource.name == f"case-{case_id}"
+    assert [r.id for r in opened.related if r.role == "incident"] == [f"inburgering.incident.{incident['incident']}"]
+    # The automation of the README told the process owners (a webhook here; e-mail, Slack, … alike).
+    assert _wait_for(lambda: told) == [{"text": f"Incident on case-{case_id}: {incident['summary']}"}]
+    automation.delete()
+
+    with LocalGateway(token="t", port=down.port) as gateway:
+        result = retry_incidents()  # every open incident, and a dispatch at once
+        assert result["retried"] == [incident["incident"]] and result["dispatch"]["sent"] == 1
+        assert [r["message"]["type"] for r in gateway.state.messages.values()] == ["start_letter"]
+    [closed] = _events(CLOSED, f"inburgering.case.{case_id}")
+    assert closed.payload["state"] == "closed"
+    with pytest.raises(InputError, match=f"incident {incident['incident']} is already closed"):
+        close_incident(incident["incident"], resolution="sent by hand")
+    with flows_database.transaction() as session:
+        assert session.get(Incident, incident["incident"]).resolution == "delivered after 2 attempts"
+        assert session.scalar(select(OutboxMessage.status)) == "sent"
+    contents = _prefect_contents() + json.dumps([opened.model_dump(mode="json"), closed.model_dump(mode="json")])
+    assert BSN not in contents and "Amina" not in contents
 
 
 def _people_waiting_for_brp(cf, today: dt.date, count: int) -> list[int]:

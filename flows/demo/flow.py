@@ -2,15 +2,17 @@ from __future__ import annotations
 
 from prefect import flow, task
 
-from inburgering.demo import feed_next
+from inburgering.demo import demo_client, feed_next
 from inburgering.domain.calendar import today_in_amsterdam
 from tasks.casefile import case_file, ingest_pending
 from tasks.windows import sync_case_waits
 
 
-@task(name="deliver-example-events")
+@task(name="deliver-example-events", retries=2, retry_delay_seconds=[5, 30])
 def deliver(count: int) -> int:
-    return feed_next(case_file(), today_in_amsterdam(), count)
+    """Through the inbound API, as the outside systems would (safe to repeat: ids)."""
+    with demo_client() as client:
+        return feed_next(case_file(), today_in_amsterdam(), client, count)
 
 
 @flow(name="demo-feed")

@@ -2,10 +2,18 @@ from __future__ import annotations
 
 from prefect import flow
 
+from tasks.incidents import announce_incidents, publish_incidents
 from tasks.letters import dispatch_outbox
 
 
 @flow(name="dispatch-letters")
 def dispatch_letters(limit: int = 500) -> dict:
-    """Send what the outbox holds through the gateway, each message exactly once."""
-    return dispatch_outbox(limit)
+    """Send what the outbox holds through the gateway, each message exactly once. A message
+    that cannot be delivered is retried with back-off; past the policy's attempts, or refused,
+    it is an incident: a Prefect event `inburgering.incident.opened` on its case and a row
+    in the `open-incidents` artifact."""
+    report = dispatch_outbox(limit)
+    if report["incidents_opened"] or report["incidents_closed"]:
+        announce_incidents(opened=report["incidents_opened"], closed=report["incidents_closed"])
+        publish_incidents()
+    return report

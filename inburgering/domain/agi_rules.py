@@ -13,9 +13,8 @@ leave room (each can be changed through policy without code):
   done by portfolio, which is not an exam attempt). A part's counted attempts are its
   integration-exam attempts plus at most `agi_max_nt2_attempts_per_part` Staatsexamen
   Nt2 attempts. The Nt2 exam has no KNM or ONA part, so Nt2 attempts reported for those
-  never count. Whether a part was already passed is not in the application, so a
-  passed part still needs its attempts (see the issue notes: to revisit once the exams
-  process records results).
+  never count. A part the exams case has passed needs no attempts (`AgiFile.passed_parts`,
+  filled in when the file is complete).
 - Course route hours: integration + Nt2 hours, plus alfa hours only when the
   integration hours reach `agi_min_integration_hours_for_alfa`.
 - Alfa route hours: alfa + integration-course hours (Nt2 hours are not named for this
@@ -25,6 +24,8 @@ leave room (each can be changed through policy without code):
   Nt2 and alfa) reach `agi_min_hours`.
 - Scope: only obligations that began before 2022-01-01 (Wi2013; the Wi2021 municipality
   decides), and only from `agi_min_term_years` after the term started.
+- Order: the rules that need no test (`RULES_NEEDING_THE_TEST` aside) are judged first;
+  when one fails on the alfa route, the application is refused before the €150 test.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from pydantic import BaseModel, ConfigDict
 
 from inburgering.domain import calendar
 from inburgering.domain.events import AttemptCount, Hours
-from inburgering.domain.intake import WI2021_FROM
+from inburgering.domain.journey import WI2021_FROM
 from inburgering.domain.policy import Policy
 
 # The Staatsexamen Nt2 has these parts; its attempts count only towards them.
@@ -55,6 +56,7 @@ class AgiFile(BaseModel):
     school_listed_at_course_start: bool
     attempts: dict[str, AttemptCount] = {}
     test_active: bool | None = None  # alfa route: None until the test was taken
+    passed_parts: tuple[str, ...] = ()  # parts passed at the exams (they need no attempts)
 
 
 @dataclass(frozen=True)
@@ -135,7 +137,7 @@ def counted_attempts(part: str, attempts: AttemptCount, req: Requirements) -> in
 def parts_short_of_attempts(file: AgiFile, req: Requirements) -> list[dict]:
     """Each required part with too few counted attempts, and how many counted."""
     short = []
-    for part in req.attempt_parts:
+    for part in (p for p in req.attempt_parts if p not in file.passed_parts):
         counted = counted_attempts(part, file.attempts.get(part, AttemptCount()), req)
         if counted < req.min_attempts:
             short.append({"part": part, "counted": counted})
@@ -183,9 +185,17 @@ RULES: dict[str, tuple[Rule, ...]] = {
 }
 
 
+RULES_NEEDING_THE_TEST: tuple[Rule, ...] = (alfa_test_active,)
+
+
 def failed_rules(file: AgiFile, req: Requirements) -> list[str]:
     """The names of the route's rules that are not met, in the order the letter lists them."""
     return [rule.__name__ for rule in RULES[file.route] if not rule(file, req)]
+
+
+def failed_rules_without_test(file: AgiFile, req: Requirements) -> list[str]:
+    """The route's rules that fail already, judged without the alfa test."""
+    return [rule.__name__ for rule in RULES[file.route] if rule not in RULES_NEEDING_THE_TEST and not rule(file, req)]
 
 
 def is_hardship(file: AgiFile, req: Requirements) -> bool:

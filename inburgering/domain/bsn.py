@@ -24,20 +24,37 @@ def validate_bsn(value: str) -> str:
         raise ValueError("this BSN fails the eleven-test (elfproef): check for a typing error") from exc
 
 
-# A number as people write a BSN: 8 or 9 digits, or 9 digits grouped 3-3-3 or 4-2-3 with
-# dots or spaces. Dashes are left out: 2021-02-03 is a date, not a BSN.
-_WRITTEN_BSN = re.compile(r"(?<!\d)(?:\d{8,9}|\d{3}([. ])\d{3}\1\d{3}|\d{4}([. ])\d{2}\2\d{3})(?!\d)")
-MASK = "*********"
+# A number as people write a BSN: 8 digits (its leading zero dropped), 9 or more digits in a
+# row (any nine of them may be one), or 9 digits grouped 3-3-3 or 4-2-3 with dots or spaces.
+# Dashes are left out: 2021-02-03 is a date.
+_WRITTEN = re.compile(r"(?<!\d)(?:\d{8,}|\d{3}([. ])\d{3}\1\d{3}|\d{4}([. ])\d{2}\2\d{3})(?!\d)")
+BSN_REMOVED = "[number removed: it may be a BSN]"
+
+
+def _bsns(written: str) -> list[str]:
+    digits = written.replace(".", "").replace(" ", "")
+    if len(digits) == 8:
+        return [_bsn.compact(digits)] if _bsn.is_valid(digits) else []
+    return [digits[i:i + 9] for i in range(len(digits) - 8) if _bsn.is_valid(digits[i:i + 9])]
 
 
 def bsns_in(text: str) -> set[str]:
-    """The BSNs written in a text (values that pass the eleven-test), in compact form."""
-    return {_bsn.compact(m.group(0)) for m in _WRITTEN_BSN.finditer(text) if _bsn.is_valid(m.group(0))}
+    """The BSNs written in a text (numbers that pass the eleven-test), in compact form."""
+    return {bsn for m in _WRITTEN.finditer(text) for bsn in _bsns(m.group())}
 
 
-def conceal_bsns(text: str) -> str:
-    """The text with every value that passes the eleven-test replaced by *********."""
-    return _WRITTEN_BSN.sub(lambda m: MASK if _bsn.is_valid(m.group(0)) else m.group(0), text)
+def contains_bsn(text: str) -> bool:
+    return any(_bsns(m.group()) for m in _WRITTEN.finditer(text))
+
+
+def redact_bsn(text: str) -> str:
+    """`text` with every number that holds one passing the eleven-test replaced by BSN_REMOVED."""
+    return _WRITTEN.sub(lambda m: BSN_REMOVED if _bsns(m.group()) else m.group(), text)
+
+
+def looks_like_bsn(value: str) -> bool:
+    """Whether `value` is a number that passes the eleven-test: what a BSN looks like."""
+    return value.isdigit() and len(value) in (8, 9) and _bsn.is_valid(value)
 
 
 def quote(value: object, limit: int = 60) -> str:
@@ -55,7 +72,7 @@ def quote(value: object, limit: int = 60) -> str:
     if isinstance(value, bytes):
         return "binary data"
     # dates and amounts as people write them, not as Python's repr
-    text = conceal_bsns(repr(value) if isinstance(value, (str, int, float)) else str(value))
+    text = redact_bsn(repr(value) if isinstance(value, (str, int, float)) else str(value))
     return text if len(text) <= limit else text[:limit] + "…"
 
 
@@ -63,4 +80,4 @@ class ConcealedError(ValueError):
     """An error whose message never holds a BSN, whatever input it quotes."""
 
     def __init__(self, message: object = "") -> None:
-        super().__init__(conceal_bsns(str(message)))
+        super().__init__(redact_bsn(str(message)))

@@ -19,10 +19,16 @@ import holidays
 import pendulum
 
 TIMEZONE = "Europe/Amsterdam"
+_ZONE = pendulum.timezone(TIMEZONE)  # loaded once: by name it is looked up on every call (0.1 ms)
 
 def today_in_amsterdam() -> dt.date:
     """The calendar date in Amsterdam now. Only the outermost shell calls this."""
-    return pendulum.now(TIMEZONE).date()
+    return pendulum.now(_ZONE).date()
+
+
+def day_in_amsterdam(moment: dt.datetime) -> dt.date:
+    """The calendar date in Amsterdam at an aware moment."""
+    return pendulum.instance(moment).in_timezone(TIMEZONE).date()
 
 
 @lru_cache(maxsize=256)

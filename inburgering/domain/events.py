@@ -236,13 +236,41 @@ class ExtensionRequested(Event):
     evidence_date: Day
 
 
+class CourseHoursReported(Event):
+    """A school reports the hours a person followed (counted for the fine and for effort)."""
+
+    type: Literal["course_hours_reported"]
+    school: Text
+    hours: int = Field(ge=0, le=10_000)
+    listed: bool
+    period_from: Day
+    period_to: Day
+
+    @model_validator(mode="after")
+    def _period_in_order(self) -> CourseHoursReported:
+        if self.period_from > self.period_to:
+            raise ValueError(f"the period starts ({self.period_from}) after it ends ({self.period_to})")
+        return self
+
+
+class ParticipationStatementSigned(Event):
+    """Wi2013, obligation from 2017-10-01: the participation statement (PVT) the diploma needs."""
+
+    type: Literal["participation_statement_signed"]
+
+
+class JourneyEnded(Event):
+    type: Literal["journey_ended"]
+    reason: Literal["emigrated", "died", "naturalised", "permit_withdrawn"]
+
+
 AnyEvent = Annotated[
     Union[
         ResidencePermitGranted, BsnRegistered, MunicipalityRegistered, PipEstablished,
         LoanGranted, ExamRegistered, ExamFeePaid, ExamRescheduled, ExamCancelled, ExamResult,
         InvoiceSubmitted, InvoiceAccepted, InvoiceRefused, AgiApplicationReceived,
         SchoolDeclarationReceived, AlfaTestInvoicePaid, AlfaTestTaken, StaffDecision,
-        ExtensionRequested,
+        ExtensionRequested, CourseHoursReported, ParticipationStatementSigned, JourneyEnded,
     ],
     Field(discriminator="type"),
 ]

@@ -45,13 +45,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from inburgering.domain import calendar
+from inburgering.domain.journey import OBLIGATED_REGIMES, has_aow_age  # noqa: F401 - the journey's rules
 from inburgering.domain.policy import Policy
 
 LANGUAGE_PARTS = ("lezen", "luisteren", "schrijven", "spreken")
 ALL_PARTS = (*LANGUAGE_PARTS, "knm", "ona")
-
-# Regimes in which passing the exams meets a legal obligation (voluntary has none).
-OBLIGATED_REGIMES = ("wi2013", "wi2021")
 
 # Registrations a channel cannot take, with the reason a person can act on (seed).
 CHANNEL_EXCLUDED: dict[tuple[str, str], str] = {
@@ -86,13 +84,6 @@ class Condition:
 
 def _ona_required_from(f: Facts) -> dt.date:
     return f.policy.value("wi2013_ona_required_from", f.obligation_start)
-
-
-def has_aow_age(born: dt.date | None, on: dt.date, policy: Policy) -> bool:
-    """Whether a person born on `born` has reached state-pension (AOW) age on `on`."""
-    if born is None:
-        return False
-    return calendar.add_months(born, policy.value("aow_age_months", on)) <= on
 
 
 OBLIGATION_FROM_ONA_DATE = Condition(

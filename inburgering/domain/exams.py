@@ -1,14 +1,15 @@
 """Exam registration by channel, invitation letters, results and the diploma (domain.md §3).
 
 One exams case per person holds every part's registration, the parts passed, and, at
-the end, the diploma and the day the obligation was met (`ExamsState.obligation_met_on`,
-read by other processes through `ctx.case("exams")`). Which parts a person needs, the
+the end, the diploma, which it tells the journey (`DiplomaObtained`): whether that meets
+the obligation is the journey's rule (domain/journey.py). Which parts a person needs, the
 fees and the letter days are data in `exam_rules` (its docstring has the table).
 
 Rules, and the choices made where the sources leave room (⚠):
-- A registration needs a finished intake: the regime (and, under Wi2021, the PIP's
-  route) decides the parts. Without an intake case, or before its three prerequisites
-  are in, the registration is refused with a reason saying so.
+- A registration needs a finished intake: the regime (the journey's) and, under Wi2021,
+  the PIP's route decide the parts. Without an intake case, or before its three
+  prerequisites are in, the registration is refused with a reason saying so. Once the
+  obligation was met (diploma, AGI exemption), a registration is refused naming the day.
 - Refused registrations: ONA through a school; a part the person's regime/route does
   not require; a part already passed; a part that already has an open registration
   (reschedule or cancel it instead); an exam date before the day of the registration.
@@ -30,11 +31,11 @@ Rules, and the choices made where the sources leave room (⚠):
   letter: letter `exam_cancellation` confirms it. ⚠ Refund rules are not modelled.
 - `exam_result` needs a registered exam whose date has come; a fail closes that
   registration (register again), a pass records the part. When every required part is
-  passed, letter `diploma` goes out, `diploma_on` is set, `obligation_met_on` too for
-  Wi2013/Wi2021 (voluntary integration has no obligation), and the case closes: every
-  later exam event is refused.
-- Letters on hold (a process owner's hold) wait in the case and go out on the first day
-  the hold is lifted; a held invitation is withdrawn by a reschedule or cancellation.
+  passed, letter `diploma` goes out (with `obligation_met_on` when it meets the
+  obligation; a Wi2013 diploma still waiting for the participation statement says so),
+  `diploma_on` is set, and the case closes: every later exam event is refused.
+- Letters on hold are the engine's (they wait with the case until the hold is lifted); an
+  invitation still on hold is taken back (`Withdraw`) by a reschedule or cancellation.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ from inburgering.domain.events import (
     ExamResult,
 )
 from inburgering.domain.exam_rules import INVITATIONS, Facts
+from inburgering.domain.journey import OBLIGATED_REGIMES, DiplomaObtained, refusal_after_journey
 from inburgering.domain.process import (
     Action,
     CancelDeadline,
@@ -66,10 +68,12 @@ from inburgering.domain.process import (
     State,
     Timer,
     Transition,
+    Withdraw,
 )
 
 INVITATION = "exam_invitation"
-HELD_LETTERS = "send_held_letters"  # timer kind: retry letters that were on hold
+# The timer that retried held letters in stored cases from before holds were the engine's.
+LEGACY_HELD_LETTERS = "send_held_letters"
 
 
 def invitation_kind(part: str) -> str:
@@ -95,26 +99,13 @@ class Registration(BaseModel):
         return INVITATIONS[self.channel].needs_fee and self.fee_paid_on is None
 
 
-class HeldLetter(BaseModel):
-    type: str
-    part: str | None
-    data: dict[str, Any]
-
-
 class ExamsState(State):
     opened_on: dt.date
     open: dict[str, Registration] = {}  # part -> its one open registration
     history: list[Registration] = []  # closed registrations, oldest first
     passed: dict[str, dt.date] = {}  # part -> day the pass was recorded
-    held_letters: list[HeldLetter] = []
+    held_letters: list[dict[str, Any]] = []  # stored cases from before holds were the engine's
     diploma_on: dt.date | None = None
-    obligation_met_on: dt.date | None = None
-
-
-def obligation_met_on(ctx: Context) -> dt.date | None:
-    """For other processes: the day the person's integration obligation was met by exam."""
-    exams = ctx.case("exams")
-    return exams.obligation_met_on if exams is not None else None
 
 
 class ExamsProcess(Process):
@@ -148,8 +139,9 @@ class ExamsProcess(Process):
     def on_timer(self, state: ExamsState, timer: Timer, ctx: Context) -> Transition:
         state = state.copy_to_change()
         actions: list[Action] = []
-        if timer.kind == HELD_LETTERS:
-            actions = self._send_held(state, ctx)
+        if timer.kind == LEGACY_HELD_LETTERS:
+            actions = [self._send(letter["type"], letter["part"], letter["data"]) for letter in state.held_letters]
+            state.held_letters = []
         elif timer.kind.startswith(INVITATION + ":"):
             registration = state.open.get(timer.data.get("part", timer.kind.split(":", 1)[1]))
             if registration is not None and registration.invited_on is None:  # else: stale timer
@@ -162,6 +154,9 @@ class ExamsProcess(Process):
 
     def _register(self, state: ExamsState, event: ExamRegistered, ctx: Context) -> list[Action]:
         part = event.part
+        refusal = refusal_after_journey(ctx.journey, "an exam registration")
+        if refusal:
+            raise EventRejected(refusal)
         if (part, event.channel) in exam_rules.CHANNEL_EXCLUDED:
             raise EventRejected(exam_rules.CHANNEL_EXCLUDED[(part, event.channel)])
         assessment = exam_rules.assess(_facts(ctx, event.date))[part]
@@ -203,24 +198,24 @@ class ExamsProcess(Process):
                                 f"at {event.location}")
         registration.short_notice = _check_exam_date(event.exam_date, event.date, ctx)
         previous = {"previous_exam_date": registration.exam_date, "previous_location": registration.location}
-        letter_went_out = self._withdraw_invitation(state, registration)
+        letter_went_out, actions = self._withdraw_invitation(registration, ctx)
         registration.exam_date, registration.location = event.exam_date, event.location
         registration.rescheduled += 1
         if letter_went_out:
-            return self._invite(state, registration, ctx, previous)
-        return self._plan_invitation(state, registration, ctx)
+            return actions + self._invite(state, registration, ctx, previous)
+        return actions + self._plan_invitation(state, registration, ctx)
 
     def _cancel(self, state: ExamsState, event: ExamCancelled, ctx: Context) -> list[Action]:
         registration = _open_registration(state, event.part)
         if registration.exam_date < event.date:
             raise EventRejected(f"the {event.part} exam on {registration.exam_date.isoformat()} has already taken "
                                 "place; its result is awaited")
-        letter_went_out = self._withdraw_invitation(state, registration)
-        actions = self._close(state, registration, "cancelled", ctx)
+        letter_went_out, actions = self._withdraw_invitation(registration, ctx)
+        actions += self._close(state, registration, "cancelled", ctx)
         if letter_went_out:
-            actions += self._send(state, "exam_cancellation", event.part, {
+            actions.append(self._send("exam_cancellation", event.part, {
                 "part": event.part, "exam_date": registration.exam_date, "location": registration.location,
-            }, ctx)
+            }))
         return actions
 
     def _result(self, state: ExamsState, event: ExamResult, ctx: Context) -> list[Action]:
@@ -228,8 +223,8 @@ class ExamsProcess(Process):
         if event.date < registration.exam_date:
             raise EventRejected(f"the {event.part} exam is on {registration.exam_date.isoformat()}: its result "
                                 "cannot be recorded before that day")
-        self._withdraw_invitation(state, registration)
-        actions = self._close(state, registration, "passed" if event.passed else "failed", ctx)
+        actions = self._withdraw_invitation(registration, ctx)[1]
+        actions += self._close(state, registration, "passed" if event.passed else "failed", ctx)
         if event.passed:
             state.passed[event.part] = event.date
             actions += self._diploma_if_complete(state, ctx)
@@ -251,7 +246,7 @@ class ExamsProcess(Process):
     def _invite(self, state: ExamsState, registration: Registration, ctx: Context,
                 previous: dict[str, Any] | None = None) -> list[Action]:
         registration.invited_on = ctx.today
-        return self._send(state, INVITATION, registration.part, {
+        return [self._send(INVITATION, registration.part, {
             "part": registration.part,
             "exam_date": registration.exam_date,
             "location": registration.location,
@@ -261,15 +256,17 @@ class ExamsProcess(Process):
             "fee_paid_on": registration.fee_paid_on,
             "corrected": previous is not None,
             **(previous or {"previous_exam_date": None, "previous_location": None}),
-        }, ctx)
+        })]
 
-    def _withdraw_invitation(self, state: ExamsState, registration: Registration) -> bool:
-        """Take back an invitation still on hold. True when one already went out to the person."""
-        held = [h for h in state.held_letters if h.type == INVITATION and h.part == registration.part]
-        state.held_letters = [h for h in state.held_letters if h not in held]
-        if held:
+    @staticmethod
+    def _withdraw_invitation(registration: Registration, ctx: Context) -> tuple[bool, list[Action]]:
+        """Take back an invitation still on hold: whether one already went out to the person,
+        and the actions that take it back."""
+        key = _letter_key(INVITATION, registration.part)
+        if registration.invited_on is not None and ctx.letter_waiting(key):
             registration.invited_on = None
-        return registration.invited_on is not None
+            return False, [Withdraw(key)]
+        return registration.invited_on is not None, []
 
     # ---- closing and the diploma ------------------------------------------------------------------
 
@@ -285,36 +282,25 @@ class ExamsProcess(Process):
         if not required or any(part not in state.passed for part in required):
             return []
         state.diploma_on = ctx.today
-        if facts.regime in exam_rules.OBLIGATED_REGIMES:
-            state.obligation_met_on = ctx.today
+        obligated = facts.regime in OBLIGATED_REGIMES
+        meets = obligated and ctx.journey.diploma_meets_obligation()
         actions: list[Action] = []
         for registration in list(state.open.values()):  # a part no longer required (e.g. AOW age reached)
-            self._withdraw_invitation(state, registration)
+            actions += self._withdraw_invitation(registration, ctx)[1]
             actions += self._close(state, registration, "not_needed", ctx)
         track = exam_rules.track_for(facts)
-        return actions + self._send(state, "diploma", None, {
+        return actions + [DiplomaObtained(ctx.today), self._send("diploma", None, {
             "regime": facts.regime,
             "route": facts.route if facts.regime == "wi2021" else None,
             "track": track.label if track else facts.regime,
             "parts": [{"part": part, "passed_on": state.passed[part]} for part in required],
-            "obligation_met_on": state.obligation_met_on,
-        }, ctx)
+            "obligation_met_on": ctx.today if meets else None,
+            "participation_statement_outstanding": obligated and not meets,
+        })]
 
-    # ---- letters, and letters on hold ------------------------------------------------------------------
-
-    def _send(self, state: ExamsState, letter_type: str, part: str | None, data: dict[str, Any],
-              ctx: Context) -> list[Action]:
-        if ctx.is_held(letter_type):
-            state.held_letters.append(HeldLetter(type=letter_type, part=part, data=data))
-            return [OpenDeadline(HELD_LETTERS, ctx.today + dt.timedelta(days=1))]
-        return [Communicate(letter_type, data)]
-
-    def _send_held(self, state: ExamsState, ctx: Context) -> list[Action]:
-        held, state.held_letters = state.held_letters, []
-        actions: list[Action] = []
-        for letter in held:
-            actions += self._send(state, letter.type, letter.part, letter.data, ctx)
-        return actions
+    @staticmethod
+    def _send(letter_type: str, part: str | None, data: dict[str, Any]) -> Communicate:
+        return Communicate(letter_type, data, key=_letter_key(letter_type, part))
 
     # ---- where the case stands ------------------------------------------------------------------------
 
@@ -336,14 +322,18 @@ class ExamsProcess(Process):
 # ---- shared checks ---------------------------------------------------------------------------------------
 
 
+def _letter_key(letter_type: str, part: str | None) -> str:
+    return f"{letter_type}:{part}" if part else letter_type
+
+
 def _facts(ctx: Context, on: dt.date) -> Facts:
-    intake = ctx.case("intake")
-    if intake is None or intake.regime is None or intake.obligation_start is None:
+    intake, journey = ctx.case("intake"), ctx.journey
+    if intake is None or intake.complete_on is None or journey.regime is None:
         raise EventRejected(
             "the exam parts a person needs follow from their regime, which is known once the intake is complete "
             "(residence permit, BSN and municipal registration): register the exam after that"
         )
-    return Facts(regime=intake.regime, route=intake.route, obligation_start=intake.obligation_start,
+    return Facts(regime=journey.regime, route=intake.route, obligation_start=journey.obligation_start,
                  born=ctx.person.born, on=on, policy=ctx.policy)
 
 

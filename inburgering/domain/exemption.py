@@ -4,26 +4,29 @@ One case per application (key `agi-<n>`, or `advice-<n>` for the naturalisation 
 A person has at most one open AGI case: follow-up events go to it.
 
 Scope (checked when the application arrives; refused at once with a reason):
-- the exemption needs the person's intake case: it holds the start of the obligation.
-  No intake case, no obligation start on it, or voluntary integration → refused: there
-  is no obligation DUO could exempt from. (The naturalisation advice needs none.)
+- the exemption needs an obligation: the journey (domain/journey.py) holds its start. No
+  obligation on file, voluntary integration, or an obligation already met (diploma) →
+  refused: there is nothing DUO could exempt from. (The naturalisation advice needs none.)
 - an obligation that began on/after 2022-01-01 → refused, the person is referred to the
   municipality (Wi2021);
 - less than `agi_min_term_years` (2.5) since the term started → refused, naming the
   first day an application can be made.
 
 The file is complete when the school's declaration is in and, on the alfa route, the
-test has been taken. On the alfa route DUO invoices the test at once (`alfa_test_fee`),
-reminds once after `alfa_test_invoice_reminder_after_days` if unpaid, and invites only
-after payment. While the file is incomplete the case waits for the applicant and the
+test has been taken. On the alfa route the rules that need no test (hours, school
+listed) are checked first: when one fails, the refusal comes at once and no test is
+invoiced; otherwise DUO invoices the test (`alfa_test_fee`), reminds once after
+`alfa_test_invoice_reminder_after_days` if unpaid, and invites only after payment. On
+the course route the attempts are demanded only for the parts not passed, as the exams
+case knows them when the file is complete. While the file is incomplete the case waits for the applicant and the
 decision term is suspended (Awb 4:15): the `agi_decision_weeks` term runs from
 completeness and ends on a working day (Atw).
 
 Decision: with `agi_staff_review` off it is taken by the rules (`agi_rules`) the day the
 file is complete; with it on, the case waits for a `staff_decision` event (case: agi)
-and raises `decision_overdue` the day after the term ends. A letter held by a process
-owner is retried daily; `decision_overdue` also fires when a held decision letter makes
-the decision late. A refusal with enough hours in all is a hardship case: the letter
+and raises `decision_overdue` the day after the term ends. Letters on hold wait with the
+case (the engine's); `decision_overdue` also fires when a held decision letter makes the
+decision late. A granted exemption meets the obligation (`ExemptionGranted` to the journey). A refusal with enough hours in all is a hardship case: the letter
 tells the person they can write to the Minister of SZW and the case closes as
 `referred_to_minister_szw`. The naturalisation variant (`advice: true`) uses the same
 rules (alfa hours: `agi_advice_min_alfa_hours`), has no scope check and no hardship
@@ -47,7 +50,7 @@ from inburgering.domain.events import (
     SchoolDeclarationReceived,
     StaffDecision,
 )
-from inburgering.domain.intake import IntakeState
+from inburgering.domain.journey import ExemptionGranted, refusal_after_journey
 from inburgering.domain.process import (
     Alert,
     CancelDeadline,
@@ -55,6 +58,7 @@ from inburgering.domain.process import (
     Context,
     EventRejected,
     OpenDeadline,
+    Overdue,
     Process,
     State,
     Timer,
@@ -66,7 +70,7 @@ STAFF_ASSESSMENT = "staff_assessment"  # the reason name when staff refuse altho
 # Deadlines this process opens.
 REMINDER = "alfa_test_invoice_reminder"
 OVERDUE = "decision_overdue"
-RETRY = "send_held_letters"
+LEGACY_RETRY = "send_held_letters"  # stored cases from before holds were the engine's
 
 
 class ExemptionProcessState(State):
@@ -185,20 +189,28 @@ class ExemptionProcess(Process):
 
     def _check_scope(self, event: AgiApplicationReceived, ctx: Context) -> dt.date:
         """The start of the term, if an exemption may be asked; otherwise the reason why not."""
-        intake: IntakeState | None = ctx.case("intake")
-        if intake is None or intake.obligation_start is None:
+        journey = ctx.journey
+        if journey.regime is None:
             raise EventRejected("DUO has no civic-integration obligation on file for this person (no residence permit "
                                 "registered), so there is nothing to exempt from; for a naturalisation advice apply "
                                 "with advice: true")
-        if intake.voluntary:
+        if journey.voluntary:
             raise EventRejected("this person integrates voluntarily and has no obligation to be exempted from; for a "
                                 "naturalisation advice apply with advice: true")
-        if not agi_rules.obligation_before_wi2021(intake.obligation_start):
-            where = f"the municipality of {intake.municipality}" if intake.municipality else "their municipality"
-            raise EventRejected(f"the obligation started on {intake.obligation_start.isoformat()}, on or after "
+        if not journey.obligated:
+            raise EventRejected("this person has no civic-integration obligation (state-pension age), so there is "
+                                "nothing to exempt from")
+        refusal = refusal_after_journey(journey, "an AGI exemption")
+        if refusal:
+            raise EventRejected(refusal)
+        if not agi_rules.obligation_before_wi2021(journey.obligation_start):
+            intake = ctx.case("intake")
+            where = f"the municipality of {intake.municipality}" if intake and intake.municipality \
+                else "their municipality"
+            raise EventRejected(f"the obligation started on {journey.obligation_start.isoformat()}, on or after "
                                 f"2022-01-01: under the Wi2021 there is no AGI exemption from DUO; refer the person "
                                 f"to {where}")
-        term_start = intake.start_date or intake.obligation_start
+        term_start = journey.obligation_start
         years = ctx.policy.value("agi_min_term_years", event.date)
         if not agi_rules.term_old_enough(term_start, event.date, years):
             first = agi_rules.first_application_day(term_start, years)
@@ -262,9 +274,9 @@ class ExemptionProcess(Process):
                 "complete_on": state.complete_on,
                 "decision_due": state.decision_due,
                 "days_late": (ctx.today - state.decision_due).days,
-                "waiting_for": "staff decision" if state.decision is None else "decision letter (letters on hold)",
+                "waiting_for": "staff decision",
             }))
-        # RETRY needs nothing but _settle.
+        # LEGACY_RETRY needs nothing but _settle.
         return self._settle(state, ctx, actions)
 
     # ---- where the facts put the case ------------------------------------------------------------
@@ -287,47 +299,51 @@ class ExemptionProcess(Process):
 
     def _settle(self, state: ExemptionProcessState, ctx: Context, actions: list) -> Transition:
         """Send what is due, decide when the file allows it, and say what the case waits for."""
-        held: list[str] = []
-        if state.closed_on is None and state.alfa:
-            self._alfa_test_letters(state, ctx, actions, held)
+        if state.decision is None and state.alfa and state.test_invoice_on is None:
+            # The rules that need no test decide first: no €150 test for a refusal known today.
+            failed = agi_rules.failed_rules_without_test(state.file, _requirements(state, ctx))
+            if failed:
+                self._decide(state, "refused", failed, "rules", ctx)
+        if state.closed_on is None and state.alfa and state.decision is None:
+            self._alfa_test_letters(state, ctx, actions)
 
-        missing = self._missing(state)
+        missing = self._missing(state) if state.decision is None else []
         just_complete = False
-        if not missing and state.complete_on is None:
+        if not missing and state.complete_on is None and state.decision is None:
             just_complete = True
             self._complete(state, ctx)
 
         if state.decision is not None and state.outcome_letter_on is None:
-            self._send_outcome(state, ctx, actions, held)
+            self._send_outcome(state, ctx, actions)
 
-        if held:
-            actions.append(OpenDeadline(RETRY, calendar.add_days(ctx.today, 1)))
         if just_complete and state.outcome_letter_on is None:
             actions.append(OpenDeadline(OVERDUE, calendar.add_days(state.decision_due, 1)))
-        return self._transition(state, ctx, actions, missing, held)
+        return self._transition(state, ctx, actions, missing)
 
-    def _alfa_test_letters(self, state: ExemptionProcessState, ctx: Context, actions: list, held: list) -> None:
+    def _alfa_test_letters(self, state: ExemptionProcessState, ctx: Context, actions: list) -> None:
         fee = _policy(state, ctx, "alfa_test_fee")
         if state.test_invoice_on is None:
-            if _send(ctx, actions, held, "alfa_test_invoice", {"amount": fee}):
-                state.test_invoice_on = ctx.today
-                days = _policy(state, ctx, "alfa_test_invoice_reminder_after_days")
-                actions.append(OpenDeadline(REMINDER, calendar.add_days(ctx.today, days)))
+            actions.append(Communicate("alfa_test_invoice", {"amount": fee}))
+            state.test_invoice_on = ctx.today
+            days = _policy(state, ctx, "alfa_test_invoice_reminder_after_days")
+            actions.append(OpenDeadline(REMINDER, calendar.add_days(ctx.today, days)))
         if state.test_paid_on is not None:
             if state.test_invitation_on is None:
                 if state.test_reminder_on is None:
                     actions.append(CancelDeadline(REMINDER))
-                if _send(ctx, actions, held, "alfa_test_invitation", {"paid_on": state.test_paid_on}):
-                    state.test_invitation_on = ctx.today
+                actions.append(Communicate("alfa_test_invitation", {"paid_on": state.test_paid_on}))
+                state.test_invitation_on = ctx.today
         elif state.test_reminder_due_on is not None and state.test_reminder_on is None:
-            if _send(ctx, actions, held, "alfa_test_invoice_reminder",
-                     {"amount": fee, "invoice_on": state.test_invoice_on}):
-                state.test_reminder_on = ctx.today
+            actions.append(Communicate("alfa_test_invoice_reminder",
+                                       {"amount": fee, "invoice_on": state.test_invoice_on}))
+            state.test_reminder_on = ctx.today
 
     def _complete(self, state: ExemptionProcessState, ctx: Context) -> None:
         assert state.file is not None
         state.complete_on = ctx.today
         state.decision_due = agi_rules.decision_term_end(ctx.today, _policy(state, ctx, "agi_decision_weeks"))
+        exams = ctx.case("exams")
+        state.file = state.file.model_copy(update={"passed_parts": tuple(sorted(exams.passed)) if exams else ()})
         state.rules_failed = agi_rules.failed_rules(state.file, _requirements(state, ctx))
         if not _policy(state, ctx, "agi_staff_review"):
             decision = "refused" if state.rules_failed else "granted"
@@ -347,7 +363,7 @@ class ExemptionProcess(Process):
         if state.hardship:
             state.referral = "minister_szw"
 
-    def _send_outcome(self, state: ExemptionProcessState, ctx: Context, actions: list, held: list) -> None:
+    def _send_outcome(self, state: ExemptionProcessState, ctx: Context, actions: list) -> None:
         assert state.file is not None
         data = {
             "reasons": state.reasons,
@@ -363,13 +379,20 @@ class ExemptionProcess(Process):
             letter = "agi_decision"
             data["decision"] = state.decision
             data["hardship"] = state.hardship
-        if _send(ctx, actions, held, letter, data):
-            state.outcome_letter_on = ctx.today
-            state.closed_on = ctx.today
-            actions += [CancelDeadline(OVERDUE), CancelDeadline(REMINDER), CancelDeadline(RETRY)]
+        # Held by a process owner past the decision term: the engine raises decision_overdue.
+        overdue = None
+        if state.decision_due is not None and ctx.today <= state.decision_due:
+            overdue = Overdue(state.decision_due, OVERDUE, {"variant": state.variant, "complete_on": state.complete_on,
+                                                           "decision_due": state.decision_due})
+        actions.append(Communicate(letter, data, overdue=overdue))
+        state.outcome_letter_on = ctx.today
+        state.closed_on = ctx.today
+        actions += [CancelDeadline(OVERDUE), CancelDeadline(REMINDER)]
+        if state.decision == "granted" and not state.advice:
+            actions.append(ExemptionGranted(ctx.today))
 
     def _transition(self, state: ExemptionProcessState, ctx: Context, actions: list,
-                    missing: list[tuple[str, str, dt.date]], held: list[str]) -> Transition:
+                    missing: list[tuple[str, str, dt.date]]) -> Transition:
         if state.closed_on is not None:
             return Transition(state, _closed_status(state), None, None, actions, closed=True)
         late_since = None
@@ -379,24 +402,10 @@ class ExemptionProcess(Process):
             waiting_for = "; ".join(what for what, _status, _since in missing)
             since = min(since for _what, _status, since in missing)
             status = missing[0][1]
-        elif state.decision is None:
+        else:
             waiting_for, since, status = ("staff decision (staff_decision, case agi)", state.complete_on,
                                           "waiting_for_staff_decision")
-        else:
-            waiting_for, since, status = (f"{', '.join(held)} letter (letters on hold)", state.decided_on,
-                                          "decision_letter_held")
-        if held and missing:
-            waiting_for += f" — on hold: {', '.join(held)}"
         return Transition(state, status, waiting_for, since, actions, late_since=late_since)
-
-
-def _send(ctx: Context, actions: list, held: list[str], letter: str, data: dict) -> bool:
-    """Send a letter unless process owners hold its type today (then it is retried tomorrow)."""
-    if ctx.is_held(letter):
-        held.append(letter)
-        return False
-    actions.append(Communicate(letter, data))
-    return True
 
 
 def _closed_status(state: ExemptionProcessState) -> str:

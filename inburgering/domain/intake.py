@@ -2,21 +2,25 @@
 
 Rules (shared/domain.md §1):
 - the three prerequisites arrive in any order; the letter goes out once the last is in;
-- the regime follows the start of the obligation: before 2013 → old regime (referred to
-  the municipality), 2013–2021 → Wi2013, from 2022 → Wi2021; voluntary integration has
-  no obligation and no term;
+- who is obligated, from when and under which law is the journey's rule
+  (`journey.obligation`): intake applies it when the residence permit is registered and
+  tells the journey (`ObligationKnown`). Before 2013 → old regime (referred to the
+  municipality); voluntary integration has no obligation and no term; past state-pension
+  age there is no obligation: the person gets the `not_obligated` letter ⚠ instead of a
+  start letter; a minor's obligation starts on the 18th birthday: the start letter waits
+  for that day;
 - the start date is the start of the obligation (the permit date unless given), not the
   letter date; Wi2013 term: 3 years from the start; Wi2021: 3 years from the day after
   the first PIP;
-- the letter may take up to 8 weeks after the last prerequisite: past that a process
-  owner sees `start_letter_overdue` (it fires when letters are on hold).
+- the letter may take up to 8 weeks after the last prerequisite (or the start of a
+  minor's obligation): held past that, process owners see `start_letter_overdue`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-from inburgering.domain import calendar
+from inburgering.domain import calendar, journey
 from inburgering.domain.events import (
     BsnRegistered,
     Event,
@@ -24,38 +28,26 @@ from inburgering.domain.events import (
     PipEstablished,
     ResidencePermitGranted,
 )
+from inburgering.domain.journey import ObligationKnown, regime_for
 from inburgering.domain.process import (
-    Alert,
-    CancelDeadline,
     Communicate,
     Context,
     EventRejected,
     OpenDeadline,
+    Overdue,
     Process,
     State,
     Timer,
     Transition,
 )
 
-WI2013_FROM = dt.date(2013, 1, 1)
-WI2021_FROM = dt.date(2022, 1, 1)
+OBLIGATION_STARTS = "obligation_starts"  # timer: a minor's 18th birthday
 
 PREREQUISITES = {
     "residence_permit": "residence permit",
     "bsn": "BSN",
     "municipal_registration": "municipal registration (BRP)",
 }
-
-
-def regime_for(obligation_start: dt.date, voluntary: bool = False) -> str:
-    """The law that applies, from the day the obligation began."""
-    if voluntary:
-        return "voluntary"
-    if obligation_start < WI2013_FROM:
-        return "old"
-    if obligation_start < WI2021_FROM:
-        return "wi2013"
-    return "wi2021"
 
 
 class IntakeState(State):
@@ -68,9 +60,9 @@ class IntakeState(State):
     regime: str | None = None
     start_date: dt.date | None = None
     term_end: dt.date | None = None
+    obligated: bool = True
+    not_obligated_reason: str | None = None
     start_letter_on: dt.date | None = None
-    letter_held_since: dt.date | None = None
-    overdue_alerted_on: dt.date | None = None
     pip_on: dt.date | None = None
     route: str | None = None
 
@@ -89,9 +81,11 @@ def wi2021_term_end(pip_on: dt.date, ctx: Context) -> dt.date:
 
 
 def start_letter_due_by(state: IntakeState, ctx: Context) -> dt.date:
-    """The last day the start letter is on time: 8 weeks after the last prerequisite."""
-    assert state.complete_on is not None
-    return state.complete_on + dt.timedelta(days=ctx.policy.value("start_letter_max_days", state.complete_on))
+    """The last day the start letter is on time: 8 weeks after the last prerequisite (or
+    after the start of a minor's obligation, when that comes later)."""
+    assert state.complete_on is not None and state.obligation_start is not None
+    since = max(state.complete_on, state.obligation_start)
+    return since + dt.timedelta(days=ctx.policy.value("start_letter_max_days", since))
 
 
 class IntakeProcess(Process):
@@ -112,6 +106,7 @@ class IntakeProcess(Process):
         state = state.copy_to_change()
         if isinstance(event, PipEstablished):
             return self._pip(state, event, ctx)
+        actions: list = []
         if isinstance(event, ResidencePermitGranted):
             self._record(state, "residence_permit", event.date)
             start = event.obligation_start or event.date
@@ -120,31 +115,25 @@ class IntakeProcess(Process):
                     f"the obligation started on {start.isoformat()}, before 2013-01-01: the old regime "
                     "applies and the municipality handles this person, not DUO"
                 )
-            state.obligation_start = start
-            state.voluntary = event.voluntary
+            found = journey.obligation(start, event.voluntary, ctx.person.born, ctx.policy)
+            state.obligation_start, state.voluntary, state.regime = found.start, event.voluntary, found.regime
+            state.obligated, state.not_obligated_reason = found.obligated, found.reason
+            actions.append(ObligationKnown(found.regime, found.start, found.obligated, found.reason))
         elif isinstance(event, BsnRegistered):
             self._record(state, "bsn", event.date)
         elif isinstance(event, MunicipalityRegistered):
             if "municipal_registration" in state.received:
                 # A move to another municipality after registration: keep the first date.
                 state.municipality = event.municipality
-                return self._settle(state, ctx, [])
+                return self._settle(state, ctx, actions)
             self._record(state, "municipal_registration", event.date)
             state.municipality = event.municipality
-        return self._settle(state, ctx, [])
+        return self._settle(state, ctx, actions)
 
     def on_timer(self, state: IntakeState, timer: Timer, ctx: Context) -> Transition:
-        state = state.copy_to_change()
-        actions = []
-        if timer.kind == "start_letter_overdue" and state.start_letter_on is None:
-            state.overdue_alerted_on = ctx.today
-            actions.append(Alert("start_letter_overdue", {
-                "complete_on": state.complete_on,
-                "due_by": start_letter_due_by(state, ctx),
-                "days_late": (ctx.today - start_letter_due_by(state, ctx)).days,
-            }))
-        # "send_start_letter" (a retry while letters were held) needs nothing but _settle.
-        return self._settle(state, ctx, actions)
+        # OBLIGATION_STARTS (and the retries of stored cases from before holds were the
+        # engine's: send_start_letter, start_letter_overdue) need nothing but _settle.
+        return self._settle(state.copy_to_change(), ctx, [])
 
     # -- rules ------------------------------------------------------------------------
 
@@ -166,43 +155,38 @@ class IntakeProcess(Process):
         if state.complete_on is None:
             state.complete_on = max(state.received.values())
             assert state.obligation_start is not None
-            state.regime = regime_for(state.obligation_start, state.voluntary)
             state.start_date = state.obligation_start
+            if not state.obligated and not state.voluntary:
+                # ⚠ no obligation (past state-pension age): told so, no start letter and no term
+                actions.append(Communicate("not_obligated", {
+                    "reason": state.not_obligated_reason, "municipality": state.municipality}))
+                return Transition(state, "not_obligated", None, None, actions, closed=True)
             if state.regime == "wi2013":
                 state.term_end = wi2013_term_end(state.start_date, ctx)
 
         if state.start_letter_on is None:
-            if ctx.is_held("start_letter"):
-                return self._hold_letter(state, ctx, actions)
+            if state.obligation_start > ctx.today:  # a minor: the obligation starts on the 18th birthday
+                actions.append(OpenDeadline(OBLIGATION_STARTS, state.obligation_start))
+                return Transition(state, "waiting_for_obligation_start",
+                                  f"the 18th birthday: the obligation starts on {state.obligation_start.isoformat()}",
+                                  state.complete_on, actions)
             state.start_letter_on = ctx.today
-            if state.letter_held_since is not None:
-                actions += [CancelDeadline("start_letter_overdue"), CancelDeadline("send_start_letter")]
+            due_by = start_letter_due_by(state, ctx)
             actions.append(Communicate("start_letter", {
                 "regime": state.regime,
                 "start_date": state.start_date,
                 "term_end": state.term_end,
                 "municipality": state.municipality,
-            }))
+            }, overdue=Overdue(due_by, "start_letter_overdue", {"complete_on": state.complete_on})))
 
         if state.regime == "wi2021" and state.pip_on is None:
             return Transition(state, "waiting_for_pip", "PIP from the municipality", state.start_letter_on, actions)
         return Transition(state, "started", None, None, actions)
 
-    def _hold_letter(self, state: IntakeState, ctx: Context, actions: list) -> Transition:
-        """Letters are on hold: try again tomorrow; the 8-week clock keeps running."""
-        due_by = start_letter_due_by(state, ctx)
-        if state.letter_held_since is None:
-            state.letter_held_since = ctx.today
-            actions.append(OpenDeadline("start_letter_overdue", due_by + dt.timedelta(days=1)))
-        actions.append(OpenDeadline("send_start_letter", ctx.today + dt.timedelta(days=1)))
-        late_since = due_by + dt.timedelta(days=1) if ctx.today > due_by else None
-        return Transition(state, "start_letter_held", "start letter (letters on hold)", state.complete_on,
-                          actions, late_since=late_since)
-
     def _pip(self, state: IntakeState, event: PipEstablished, ctx: Context) -> Transition:
         if state.regime is not None and state.regime != "wi2021":
             raise EventRejected(f"a PIP is set only under Wi2021; this person integrates under {state.regime}")
-        if state.regime is None:
+        if state.complete_on is None:
             raise EventRejected("a PIP can be set once the start letter's prerequisites are all registered")
         actions = []
         if state.pip_on is None:

@@ -17,18 +17,30 @@ Rules:
   (`invoice_waiting`), reminded every `invoice_reminder_after_days` (at most
   `invoice_reminders_max` times), and process owners get `invoice_waiting_long`
   after `invoice_waiting_long_after_days`. All are durable deadlines.
+- Once the obligation is met (the journey's fact), invoices for lessons after that day
+  are refused, and invoices for lessons before it only when they reach DUO within
+  `invoice_after_obligation_months` (4) of it (domain.md §4).
 - `invoice_accepted` releases the invoice ("Factuur is vrijgegeven") and DUO pays the
   school from the loan: only if what is left of the loan covers the whole total, and
-  at most `invoice_quarter_cap` per person per quarter over all schools. With
-  `invoice_excess: defer` the part above the cap is paid on the first day of the next
-  quarter, within that quarter's cap (and deferred again if need be); with `refuse`
-  the invoice that would cross the cap is not paid. Whenever DUO does not pay,
-  school and person are told why ("Factuur is niet betaald").
+  at most `invoice_quarter_cap` per person per quarter. An invoice counts in the quarter
+  of its lessons ⚠ (the quarter its `period_to` falls in), not the day it was accepted:
+  accepting late does not move lessons into an emptier quarter. The seed's two rules:
+  - one school in that quarter: with `invoice_excess: defer` (the seed) the part above
+    the cap is billed a quarter later — paid on the next quarter's first day within its
+    cap, deferred again if need be, or at once when that quarter has begun already; with
+    `refuse` the part above the cap is not paid;
+  - more than one school in that quarter, since `invoice_cap_schools_added_up_from`
+    (2021-01-01): their invoices are added up and the part above the cap is not paid
+    and not deferred ("DUO cannot pay all invoices"); before that day each school's
+    invoices count against the cap on their own.
+  Whenever DUO does not pay (all or part), school and person are told why.
 - `invoice_refused` (by the person, with a reason) closes the invoice unpaid and tells
   the school why ("Factuur is geweigerd").
 - An acceptance or refusal of an invoice that is not open is rejected with a reason.
-- `loan_granted` sets the loan amount; it cannot be set below what has already been
-  paid or promised to schools from it.
+- `loan_granted` sets the loan amount, at most `loan_maximum` (policy by date); it
+  cannot be set below what has already been paid or promised to schools from it.
+- When the obligation is met, a person with a loan gets the `repayment_notice` ⚠: repaying
+  starts `repayment_start_months` (6) after the end of the integration.
 """
 
 from __future__ import annotations
@@ -57,8 +69,10 @@ from inburgering.domain.invoicing_ledger import (
     PaidPart,
     account_of,
     room_in_quarter,
+    school_key,
     split_payment,
 )
+from inburgering.domain.journey import JourneyState, ObligationMet
 from inburgering.domain.money import fmt
 from inburgering.domain.process import (
     Action,
@@ -67,6 +81,7 @@ from inburgering.domain.process import (
     Communicate,
     Context,
     EventRejected,
+    Fact,
     OpenDeadline,
     Payment,
     Process,
@@ -136,6 +151,7 @@ class InvoiceFile(BaseModel):
     reason_text: str | None = None
     paid: list[PaidPart] = []
     deferred: Deferral | None = None
+    unpaid: Money | None = None  # the part above the quarter cap DUO does not pay
     reminders_sent: int = 0
     waiting_long_since: dt.date | None = None  # process owners were alerted: late from then
 
@@ -147,6 +163,7 @@ class LoanFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     amount: Money
     set_on: dt.date
+    repayment_from: dt.date | None = None  # told once the obligation is met
 
 
 class InvoicingState(State):
@@ -161,7 +178,12 @@ class InvoicingState(State):
 
 def _same(a: str, b: str) -> bool:
     """Invoice numbers and school names compare without case or extra spaces."""
-    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
+    return school_key(a) == school_key(b)
+
+
+def lessons_quarter(invoice: Invoice) -> str:
+    """⚠ The quarter an invoice counts in: the quarter its lessons ended in."""
+    return calendar.quarter_of(invoice.period_to)
 
 
 def invoice_key(school: str, number: str) -> str:
@@ -199,6 +221,21 @@ def submission_problems(event: InvoiceSubmitted, register: list[str] | None) -> 
     return problems
 
 
+def after_obligation_problems(event: InvoiceSubmitted, journey: JourneyState, months: int) -> list[str]:
+    """Invoices once the obligation is met: no lessons after that day, and lessons before it
+    only when the invoice reaches DUO within `months` of it."""
+    if journey.met_on is None:
+        return []
+    if event.period_to > journey.met_on:
+        return [f"the lessons run until {event.period_to}, after {journey.met_words()}: lessons after that day "
+                "are not paid from the loan"]
+    limit = calendar.add_months(journey.met_on, months)
+    if event.date > limit:
+        return [f"{journey.met_words()}: invoices for lessons before that day must reach DUO within {months} "
+                f"months, by {limit}; this one came on {event.date}"]
+    return []
+
+
 def _not_open_reason(file: InvoiceFile) -> str:
     number, on = file.invoice.number, file.decided_on
     if file.outcome == "accepted":
@@ -216,6 +253,7 @@ class InvoicingProcess(Process):
     name = "invoicing"
     state_model = InvoicingState
     event_types: tuple[str, ...] = ("loan_granted", "invoice_submitted", "invoice_accepted", "invoice_refused")
+    facts = (ObligationMet,)
 
     # -- which case ---------------------------------------------------------------------
 
@@ -277,6 +315,10 @@ class InvoicingProcess(Process):
     def _set_loan(self, state: InvoicingState, event: LoanGranted, ctx: Context) -> Transition:
         if event.amount < 0:
             raise EventRejected(f"a loan of €{fmt(event.amount)} is not possible: the amount cannot be negative")
+        maximum = ctx.policy.money("loan_maximum", event.date)
+        if event.amount > maximum:
+            raise EventRejected(f"a loan of €{fmt(event.amount)} is more than the maximum of €{fmt(maximum)} "
+                                f"in force on {event.date}")
         spent = self._account(ctx, exclude=None)
         used = spent.paid + spent.deferred
         if event.amount < used:
@@ -287,7 +329,8 @@ class InvoicingProcess(Process):
 
     def _submit(self, state: InvoicingState, event: InvoiceSubmitted, ctx: Context) -> Transition:
         register = listed_schools(ctx.policy.value("invoice_school_register", event.invoice_date))
-        problems = submission_problems(event, register)
+        problems = submission_problems(event, register) + after_obligation_problems(
+            event, ctx.journey, ctx.policy.value("invoice_after_obligation_months", event.date))
         if problems:
             raise EventRejected(f"invoice {event.invoice_number} from {event.school} is not taken: "
                                 + "; ".join(problems))
@@ -309,22 +352,27 @@ class InvoicingProcess(Process):
         total = file.invoice.total
         if total > account.left:
             return self._not_paid(state, file, LOAN_INSUFFICIENT, {"loan_left": account.left}, actions)
-        quarter = calendar.quarter_of(ctx.today)
-        # Amounts deferred to this quarter (or an earlier one) and still waiting come first.
-        room = room_in_quarter(self._cap(quarter, ctx), account.paid_in(quarter) + account.waiting_for(quarter))
-        if total > room and ctx.policy.value("invoice_excess", ctx.today) == "refuse":
-            return self._not_paid(state, file, CAP_EXCEEDED, {
-                "quarter": quarter, "quarter_cap": self._cap(quarter, ctx), "room": room}, actions)
-        return self._settle(state, actions + self._pay(file, total, room, account, ctx))
+        quarter = lessons_quarter(file.invoice)
+        room, excess = self._room(file.invoice.school, quarter, account, ctx)
+        if room == 0 and total > 0 and excess == "refuse":
+            return self._not_paid(state, file, CAP_EXCEEDED, self._cap_details(quarter, room, total, ctx), actions)
+        return self._settle(state, actions + self._pay(file, total, quarter, room, excess, account, ctx))
+
+    def _cap_details(self, quarter: str, room: Decimal, amount: Decimal, ctx: Context) -> dict:
+        return {"quarter": quarter, "quarter_cap": self._cap(quarter, ctx), "room": room,
+                "amount_not_paid": amount - room}
 
     def _not_paid(self, state: InvoicingState, file: InvoiceFile, reason: str, details: dict,
                   actions: list[Action]) -> Transition:
         """DUO does not pay an accepted invoice: school and person are told why."""
         file.outcome, file.reason = "not_paid", reason
-        actions += [self._tell_school(file, details),
-                    Communicate("invoice_not_paid", {**self._about(file.invoice), "reason": reason, **details},
-                                kind="email")]
-        return self._settle(state, actions)
+        return self._settle(state, actions + self._tell(file, reason, {"amount_not_paid": file.invoice.total,
+                                                                      **details}))
+
+    def _tell(self, file: InvoiceFile, reason: str, details: dict) -> list[Action]:
+        return [self._tell_school(file, details),
+                Communicate("invoice_not_paid", {**self._about(file.invoice), "reason": reason, **details},
+                            kind="email")]
 
     # -- timers -------------------------------------------------------------------------
 
@@ -345,48 +393,79 @@ class InvoicingProcess(Process):
                 **self._about(file.invoice), "waiting_since": file.invoice.received_on,
                 "days_waiting": (ctx.today - file.invoice.received_on).days}))
         elif timer.kind == DEFERRED_PAYMENT and file.deferred is not None:
-            quarter = calendar.quarter_of(ctx.today)
+            quarter = file.deferred.to_quarter
             account = self._account(ctx, exclude=file)
             # The monitor fires deferrals oldest first: each competes only with what was paid.
-            room = room_in_quarter(self._cap(quarter, ctx), account.paid_in(quarter))
-            actions += self._pay(file, file.deferred.amount, room, account, ctx)
+            room, excess = self._room(file.invoice.school, quarter, account, ctx, deferrals_first=False)
+            actions += self._pay(file, file.deferred.amount, quarter, room, excess, account, ctx)
         elif timer.kind not in (REMINDER, WAITING_LONG, DEFERRED_PAYMENT):
             raise NotImplementedError(f"{self.name} has no timer {timer.kind}")
         return self._settle(state, actions)
 
     # -- money ----------------------------------------------------------------------------
 
-    def _pay(self, file: InvoiceFile, amount: Decimal, room: Decimal, account: Account, ctx: Context) -> list[Action]:
-        """Pay what the quarter has room for; defer the rest to the next quarter's first day."""
-        quarter = calendar.quarter_of(ctx.today)
-        split = split_payment(amount, room)
+    def _pay(self, file: InvoiceFile, amount: Decimal, quarter: str, room: Decimal, excess: str,
+             account: Account, ctx: Context) -> list[Action]:
+        """Pay in `quarter` what its room allows. The excess is, under `refuse` (or with another
+        school in the quarter), not paid — school and person are told — and otherwise billed a
+        quarter later: paid on the next quarter's first day, or at once when that quarter has
+        begun already (lessons accepted late)."""
         number, school = file.invoice.number, file.invoice.school
         since = file.deferred.since if file.deferred else ctx.today
         file.deferred = None
-        if split.later > 0:
-            to_quarter = calendar.next_quarter(quarter)
-            file.deferred = Deferral(amount=split.later, to_quarter=to_quarter, since=since)
-        if split.now > 0:
-            file.paid.append(PaidPart(on=ctx.today, quarter=quarter, amount=split.now))
-        # `account` is without this amount: what is left once it is paid or promised.
-        loan_left = account.left - amount
+        paid: list[tuple[str, Decimal]] = []  # (quarter counted in, amount) paid today
+        deferred: tuple[str, Decimal] | None = None
+        refused: dict | None = None
+        while True:
+            split = split_payment(amount, room)
+            if split.now > 0:
+                paid.append((quarter, split.now))
+            if split.later == 0:
+                break
+            if excess == "refuse":
+                refused = self._cap_details(quarter, room, amount, ctx)
+                break
+            quarter, amount = calendar.next_quarter(quarter), split.later
+            if calendar.quarter_start(quarter) > ctx.today:
+                deferred = (quarter, amount)
+                break
+            room, excess = self._room(school, quarter, account, ctx)
+        # `account` is without what this pays or promises: what is left of the loan after it.
+        loan_left = account.left - sum((a for _, a in paid), ZERO) - (deferred[1] if deferred else ZERO)
         actions: list[Action] = []
-        if split.now > 0:
-            actions += [
-                Payment("school_paid", {"invoice_number": number, "amount": split.now, "quarter": quarter,
-                                        "school": school}),
-                LedgerEntry("school_paid", split.now, loan_left, quarter, number, school),
-            ]
-        if file.deferred is not None:
-            to_quarter = file.deferred.to_quarter
-            actions += [
-                Payment("payment_deferred", {"invoice_number": number, "amount": split.later,
-                                             "to_quarter": to_quarter, "school": school}),
-                LedgerEntry("payment_deferred", split.later, loan_left, to_quarter, number, school),
-                OpenDeadline(DEFERRED_PAYMENT, calendar.quarter_start(to_quarter),
-                             {"invoice_number": number, "amount": split.later}),
-            ]
+        for counted_in, now in paid:
+            file.paid.append(PaidPart(on=ctx.today, quarter=counted_in, amount=now))
+            actions += [Payment("school_paid", {"invoice_number": number, "amount": now, "quarter": counted_in,
+                                                "school": school}),
+                        LedgerEntry("school_paid", now, loan_left, counted_in, number, school)]
+        if deferred is not None:
+            to_quarter, later = deferred
+            file.deferred = Deferral(amount=later, to_quarter=to_quarter, since=since)
+            actions += [Payment("payment_deferred", {"invoice_number": number, "amount": later,
+                                                     "to_quarter": to_quarter, "school": school}),
+                        LedgerEntry("payment_deferred", later, loan_left, to_quarter, number, school),
+                        OpenDeadline(DEFERRED_PAYMENT, calendar.quarter_start(to_quarter),
+                                     {"invoice_number": number, "amount": later})]
+        if refused is not None:
+            file.reason, file.unpaid = CAP_EXCEEDED, (file.unpaid or ZERO) + refused["amount_not_paid"]
+            actions += self._tell(file, CAP_EXCEEDED, refused)
         return actions
+
+    def _room(self, school: str, quarter: str, account: Account, ctx: Context, *,
+              deferrals_first: bool = True) -> tuple[Decimal, str]:
+        """What `quarter` can still pay `school`, and what becomes of an excess (defer | refuse).
+
+        Since `invoice_cap_schools_added_up_from` every school's payments count against one
+        cap, and with another school in the quarter the excess is not paid; before it, each
+        school has the cap to itself. Amounts deferred to the quarter (or an earlier one)
+        and still waiting come first, unless they are what is being paid."""
+        first_day = calendar.quarter_start(quarter)
+        added_up = first_day >= ctx.policy.value("invoice_cap_schools_added_up_from", first_day)
+        over = None if added_up else school
+        used = account.paid_in(quarter, over) + (account.waiting_for(quarter, over) if deferrals_first else ZERO)
+        several_schools = added_up and bool(account.schools_in(quarter) - {school_key(school)})
+        excess = "refuse" if several_schools else ctx.policy.value("invoice_excess", first_day)
+        return room_in_quarter(self._cap(quarter, ctx), used), excess
 
     @staticmethod
     def _cap(quarter: str, ctx: Context) -> Decimal:
@@ -394,8 +473,7 @@ class InvoicingProcess(Process):
         return ctx.policy.money("invoice_quarter_cap", calendar.quarter_start(quarter))
 
     def _invoice_files(self, ctx: Context) -> dict[str, InvoiceFile]:
-        return {key: state.invoice for (process, key), state in ctx.cases.items()
-                if process == self.name and getattr(state, "invoice", None) is not None}
+        return {key: state.invoice for key, state in ctx.cases_of(self.name).items() if state.invoice is not None}
 
     def _account(self, ctx: Context, exclude: InvoiceFile | None) -> Account:
         """The loan and every invoice's payments and deferrals, but for `exclude`'s deferral."""
@@ -403,10 +481,27 @@ class InvoicingProcess(Process):
         loan = loan_case.loan.amount if loan_case is not None and loan_case.loan is not None else ZERO
         others = [f for f in self._invoice_files(ctx).values()
                   if exclude is None or not f.is_invoice(exclude.invoice.school, exclude.invoice.number)]
-        books = [(f.paid, f.deferred) for f in others]
+        books = [(f.invoice.school, f.paid, f.deferred) for f in others]
         if exclude is not None:  # its own earlier payments count in their quarters too
-            books.append((exclude.paid, None))
+            books.append((exclude.invoice.school, exclude.paid, None))
         return account_of(loan, books)
+
+    # -- facts -------------------------------------------------------------------------------
+
+    def fact_case_key(self, fact: Fact, ctx: Context) -> str | None:
+        loan = ctx.case(self.name, LOAN_KEY)
+        return LOAN_KEY if loan is not None and loan.loan is not None else None
+
+    def on_fact(self, state: InvoicingState, fact: Fact, ctx: Context) -> Transition:
+        """The obligation was met: the person is told when repaying the loan starts."""
+        assert isinstance(fact, ObligationMet) and state.loan is not None
+        state = state.copy_to_change()
+        account = self._account(ctx, exclude=None)
+        state.loan.repayment_from = calendar.add_months(
+            fact.on, ctx.policy.value("repayment_start_months", fact.on))
+        return self._settle(state, [Communicate("repayment_notice", {
+            "obligation_met_on": fact.on, "met_by": fact.by, "repayment_from": state.loan.repayment_from,
+            "borrowed": state.loan.amount, "paid_out": account.paid, "promised": account.deferred})])
 
     # -- communication and status ------------------------------------------------------------
 

@@ -2,9 +2,13 @@
 
 Pure rules, no I/O (domain.md §4 quarterly cap, §5 loan):
 
-- DUO pays schools at most `invoice_quarter_cap` per person per quarter, summed over
-  all schools. `split_payment` cuts an amount into what fits in a quarter now and what
-  must wait for a later quarter.
+- DUO pays schools at most `invoice_quarter_cap` per person per quarter. An amount counts
+  in the quarter of its lessons (or, deferred, the quarter it was deferred to), never in
+  the quarter it happened to be accepted in. `split_payment` cuts an amount into what fits
+  in a quarter now and what must wait for a later quarter.
+- Whose payments count against a quarter's cap is the invoicing process's rule (one
+  school, several schools added up since 2021, each school on its own before): the
+  account answers per quarter for all schools or for one.
 - Money already deferred comes first: a newly accepted invoice only gets the room a
   quarter has left after the amounts deferred to it (or to an earlier quarter) that
   are still waiting. A deferred amount, when its quarter comes, only competes with
@@ -33,11 +37,11 @@ ZERO = Decimal("0.00")
 
 
 class PaidPart(BaseModel):
-    """One payment to the school for an invoice: at most one per quarter."""
+    """One payment to the school for an invoice: at most one per quarter it counts in."""
 
     model_config = ConfigDict(extra="forbid")
     on: dt.date
-    quarter: str
+    quarter: str  # the quarter it counts in (its lessons' quarter, or the one it was deferred to)
     amount: Money
 
 
@@ -69,13 +73,18 @@ def split_payment(amount: Decimal, room: Decimal) -> Split:
     return Split(now=now, later=amount - now)
 
 
+def school_key(school: str) -> str:
+    """School names compare without case or extra spaces."""
+    return " ".join(school.split()).casefold()
+
+
 @dataclass(frozen=True)
 class Account:
     """What the person's invoices and loan add up to, at one moment."""
 
     loan: Decimal = ZERO
-    paid_by_quarter: dict[str, Decimal] = field(default_factory=dict)
-    deferred_by_quarter: dict[str, Decimal] = field(default_factory=dict)  # by the quarter it waits for
+    paid_by_quarter: dict[tuple[str, str], Decimal] = field(default_factory=dict)  # (quarter, school)
+    deferred_by_quarter: dict[tuple[str, str], Decimal] = field(default_factory=dict)  # by the quarter it waits for
 
     @property
     def paid(self) -> Decimal:
@@ -90,23 +99,34 @@ class Account:
         """The loan not yet paid out nor promised to a school."""
         return self.loan - self.paid - self.deferred
 
-    def paid_in(self, quarter: str) -> Decimal:
-        return self.paid_by_quarter.get(quarter, ZERO)
+    def paid_in(self, quarter: str, school: str | None = None) -> Decimal:
+        """Paid counting in `quarter`, by every school or by one."""
+        return sum((a for (q, s), a in self.paid_by_quarter.items()
+                    if q == quarter and (school is None or s == school_key(school))), ZERO)
 
-    def waiting_for(self, quarter: str) -> Decimal:
+    def waiting_for(self, quarter: str, school: str | None = None) -> Decimal:
         """Deferred amounts due in `quarter` or earlier that are not paid yet: they come first."""
-        return sum((a for q, a in self.deferred_by_quarter.items() if _quarter_key(q) <= _quarter_key(quarter)),
+        return sum((a for (q, s), a in self.deferred_by_quarter.items()
+                    if _quarter_key(q) <= _quarter_key(quarter) and (school is None or s == school_key(school))),
                    ZERO)
 
+    def schools_in(self, quarter: str) -> set[str]:
+        """The schools (as `school_key`) with amounts paid or waiting that count in `quarter`."""
+        return {s for (q, s) in (*self.paid_by_quarter, *self.deferred_by_quarter) if q == quarter}
 
-def account_of(loan: Decimal, invoices: Iterable[tuple[Iterable[PaidPart], Deferral | None]]) -> Account:
-    paid: dict[str, Decimal] = {}
-    deferred: dict[str, Decimal] = {}
-    for parts, deferral in invoices:
+
+def account_of(loan: Decimal,
+               invoices: Iterable[tuple[str, Iterable[PaidPart], Deferral | None]]) -> Account:
+    """The account from the loan and each invoice's (school, payments, deferral)."""
+    paid: dict[tuple[str, str], Decimal] = {}
+    deferred: dict[tuple[str, str], Decimal] = {}
+    for school, parts, deferral in invoices:
         for part in parts:
-            paid[part.quarter] = paid.get(part.quarter, ZERO) + part.amount
+            key = (part.quarter, school_key(school))
+            paid[key] = paid.get(key, ZERO) + part.amount
         if deferral is not None:
-            deferred[deferral.to_quarter] = deferred.get(deferral.to_quarter, ZERO) + deferral.amount
+            key = (deferral.to_quarter, school_key(school))
+            deferred[key] = deferred.get(key, ZERO) + deferral.amount
     return Account(loan=loan, paid_by_quarter=paid, deferred_by_quarter=deferred)
 
 

@@ -31,6 +31,10 @@ _PARSERS: dict[str, Any] = {
     "wi2013_ona_required_from": calendar_day,
     "wi2013_pvt_required_from": calendar_day,
     "invoice_quarter_cap": lambda v: _amount(v),
+    "invoice_cap_schools_added_up_from": calendar_day,
+    "invoice_after_obligation_months": lambda v: _whole(v, 0, 120, "month"),
+    "loan_maximum": lambda v: _amount(v),
+    "repayment_start_months": lambda v: _whole(v, 0, 120, "month"),
     "invoice_excess": lambda v: _choice(v, ("defer", "refuse")),
     "invoice_reminder_after_days": lambda v: _whole(v, 1, 3650, "day"),
     "invoice_waiting_long_after_days": lambda v: _whole(v, 1, 3650, "day"),
@@ -57,6 +61,7 @@ _PARSERS: dict[str, Any] = {
     "agi_min_attempts": lambda v: _whole(v, 0, 100, "attempt"),
     "agi_max_nt2_attempts_per_part": lambda v: _whole(v, 0, 100, "attempt"),
     "agi_attempt_parts": lambda v: _parts(v),
+    "delivery_incident_after_attempts": lambda v: _whole(v, 1, 1000, "attempt"),
 }
 
 

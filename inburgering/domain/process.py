@@ -33,13 +33,38 @@ class EventRejected(Exception):
 
 
 @dataclass(frozen=True)
+class Overdue:
+    """When a letter is late: if it is still on hold after `due_by`, process owners get the
+    alert `alert` (with `data`) the next day, and the case counts as late until it goes."""
+
+    due_by: dt.date
+    alert: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Communicate:
-    """Send a letter, e-mail or notice rendered from the template named `type`."""
+    """Send a letter, e-mail or notice rendered from the template named `type`.
+
+    Letters on hold are the engine's business, not the process's: a communication of a type
+    a process owner holds is kept with the case and goes out with the first ingest or monitor
+    run after the release (`overdue` says when that is too late). `key` names it, so a held
+    one can be taken back (`Withdraw`) and a process can ask whether it still waits
+    (`Context.letter_waiting`)."""
 
     type: str
     data: Mapping[str, Any]
     kind: str = "letter"  # letter | email | notice
     to: str = "person"  # person | school
+    key: str | None = None
+    overdue: Overdue | None = None
+
+
+@dataclass(frozen=True)
+class Withdraw:
+    """Take back a communication that still waits in a hold (nothing happens if it went out)."""
+
+    key: str
 
 
 @dataclass(frozen=True)
@@ -72,7 +97,22 @@ class CancelDeadline:
     kind: str
 
 
-Action = Communicate | Alert | Payment | OpenDeadline | CancelDeadline
+class Fact:
+    """Something a process tells the person's other processes (a diploma, the obligation met,
+    a term opened). Facts are actions: the engine delivers each, in the same transaction, to
+    every process that lists its type in `Process.facts` (see `Process.on_fact`)."""
+
+
+@dataclass(frozen=True)
+class EndJourney:
+    """The person's journey ended: the engine closes every other open case of the person,
+    cancels their deadlines and withdraws their held letters; nothing more is sent."""
+
+    on: dt.date
+    reason: str
+
+
+Action = Communicate | Withdraw | Alert | Payment | OpenDeadline | CancelDeadline | Fact | EndJourney
 
 
 # ---- inputs -----------------------------------------------------------------------------
@@ -85,6 +125,7 @@ class PersonFacts:
     ref: str
     name: str
     born: dt.date | None
+    email_known: bool = True  # without an e-mail address, what would be e-mailed goes by post
 
 
 @dataclass(frozen=True)
@@ -101,18 +142,32 @@ class Context:
     person: PersonFacts
     # The person's other cases, by (process, key): read-only states.
     cases: Mapping[tuple[str, str], BaseModel] = field(default_factory=dict)
-    # Letter types a process owner has put on hold today (e.g. mail gateway down).
-    held_letters: frozenset[str] = frozenset()
+    # Keys of the person's communications that wait in a hold (see Communicate.key).
+    held_keys: frozenset[str] = frozenset()
 
     def case(self, process: str, key: str = "") -> Any:
         return self.cases.get((process, key))
 
-    def is_held(self, letter_type: str) -> bool:
-        return letter_type in self.held_letters or "*" in self.held_letters
+    def cases_of(self, process: str) -> dict[str, Any]:
+        """The person's cases of one process by key (only those states are read)."""
+        return {key: self.cases[(name, key)] for name, key in self.cases if name == process}
+
+    @property
+    def journey(self) -> Any:
+        """The one fact every process reads: whether and since when the person is obligated,
+        and whether the obligation was met or the journey ended (domain/journey.py)."""
+        from inburgering.domain.journey import JourneyState
+
+        return self.case("journey") or JourneyState()
+
+    def letter_waiting(self, key: str) -> bool:
+        """Whether the communication with this key waits in a hold (not sent yet)."""
+        return key in self.held_keys
 
 
 class State(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Stored states outlive the code that wrote them: a field a later version dropped is ignored.
+    model_config = ConfigDict(extra="ignore")
 
     def copy_to_change(self) -> Self:
         """A deep copy the transition may change, leaving the state it was given as it was.
@@ -166,3 +221,19 @@ class Process(ABC):
 
     def on_timer(self, state: State, timer: Timer, ctx: Context) -> Transition:
         raise NotImplementedError(f"{self.name} has no timer {timer.kind}")
+
+    # ---- facts from the person's other processes ------------------------------------------
+
+    # The fact types this process takes (see `Fact`); the engine delivers nothing else.
+    facts: ClassVar[tuple[type, ...]] = ()
+
+    def fact_case_key(self, fact: Fact, ctx: Context) -> str | None:
+        """The case a fact goes to; None: this person has no case of this process it concerns."""
+        return "" if ctx.case(self.name) is not None else None
+
+    def new_state_for_fact(self, fact: Fact, ctx: Context) -> State | None:
+        """A new case a fact opens, or None (the fact is ignored without a case)."""
+        return None
+
+    def on_fact(self, state: State, fact: Fact, ctx: Context) -> Transition:
+        raise NotImplementedError(f"{self.name} takes no fact {type(fact).__name__}")

@@ -7,9 +7,11 @@ from inburgering.domain.exams import ExamsProcess
 from inburgering.domain.exemption import ExemptionProcess
 from inburgering.domain.intake import IntakeProcess
 from inburgering.domain.invoicing import InvoicingProcess
+from inburgering.domain.journey import JourneyProcess
 from inburgering.domain.process import Process
 
-PROCESSES: tuple[Process, ...] = (IntakeProcess(), InvoicingProcess(), ExemptionProcess(), ExamsProcess())
+PROCESSES: tuple[Process, ...] = (IntakeProcess(), InvoicingProcess(), ExemptionProcess(), ExamsProcess(),
+                                  JourneyProcess())
 _BY_NAME = {p.name: p for p in PROCESSES}
 
 
@@ -25,3 +27,8 @@ def process_named(name: str) -> Process:
         return _BY_NAME[name]
     except KeyError:
         raise KeyError(f"no process named {name!r}") from None
+
+
+def fact_takers(fact_type: type) -> tuple[Process, ...]:
+    """The processes a fact of this type is delivered to, in the order of PROCESSES."""
+    return tuple(p for p in PROCESSES if any(issubclass(fact_type, taken) for taken in p.facts))

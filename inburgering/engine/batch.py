@@ -15,14 +15,15 @@ import datetime as dt
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
+from functools import singledispatchmethod
 from typing import Any
 
 from sqlalchemy import Connection, Table, Text, bindparam, cast, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from inburgering.domain.bsn import conceal_bsns
+from inburgering.domain.bsn import redact_bsn
 from inburgering.domain.events import Event
 from inburgering.domain.policy import Policy
 from inburgering.domain.process import (
@@ -30,14 +31,17 @@ from inburgering.domain.process import (
     CancelDeadline,
     Communicate,
     Context,
+    EndJourney,
+    Fact,
     OpenDeadline,
     Payment,
     PersonFacts,
     Process,
     State,
     Transition,
+    Withdraw,
 )
-from inburgering.domain.registry import process_named
+from inburgering.domain.registry import fact_takers, process_named
 from inburgering.engine.jsonable import jsonable
 from inburgering.letters.render import render
 from inburgering.store.models import (
@@ -45,6 +49,7 @@ from inburgering.store.models import (
     Case,
     CaseStatus,
     Deadline,
+    HeldLetter,
     JournalEntry,
     Letter,
     LetterHold,
@@ -58,14 +63,37 @@ CHANNEL_BY_KIND = {"letter": "post", "email": "email", "notice": "school"}
 CASES: Table = Case.__table__  # type: ignore[assignment]
 DEADLINES: Table = Deadline.__table__  # type: ignore[assignment]
 INBOX: Table = ReceivedEvent.__table__  # type: ignore[assignment]
+HELD: Table = HeldLetter.__table__  # type: ignore[assignment]
 
-# Further action types register how they are carried out (see register_action).
 ActionHandler = Callable[["Batch", "CaseRecord", Any], None]
-_ACTION_HANDLERS: dict[type, ActionHandler] = {}
+MAX_FACT_DEPTH = 8  # facts answered by facts: a cycle would never end
 
 
 def register_action(action_type: type, handler: ActionHandler) -> None:
-    _ACTION_HANDLERS[action_type] = handler
+    """Further action types (e.g. the loan ledger's) say how they are carried out."""
+    Batch.carry_out.register(action_type)(lambda batch, action, case: handler(batch, case, action))
+
+
+def is_held(letter_type: str, held_types: frozenset[str]) -> bool:
+    return letter_type in held_types or "*" in held_types
+
+
+# What a case shows while some of its letters wait in a hold; `without_holds` is its inverse.
+_ON_HOLD = " — on hold: "
+_ONLY_ON_HOLD = "letters on hold: "
+
+
+def with_holds(waiting_for: str | None, held_types: Iterable[str]) -> str | None:
+    listed = ", ".join(sorted(set(held_types)))
+    if not listed:
+        return waiting_for
+    return f"{waiting_for}{_ON_HOLD}{listed}" if waiting_for else f"{_ONLY_ON_HOLD}{listed}"
+
+
+def without_holds(waiting_for: str | None) -> str | None:
+    if waiting_for is None or waiting_for.startswith(_ONLY_ON_HOLD):
+        return None
+    return waiting_for.split(_ON_HOLD)[0]
 
 
 def held_letter_types(session: Session, day: dt.date) -> frozenset[str]:
@@ -125,6 +153,34 @@ class DeadlineRecord:
 
 
 @dataclass(eq=False)
+class HeldRecord:
+    """A communication kept in a hold with its case (table held_letters)."""
+
+    id: int | None
+    case: CaseRecord
+    kind: str
+    type: str
+    recipient: str
+    data: dict
+    key: str | None
+    held_on: dt.date
+    due_by: dt.date | None
+    overdue_alert: str | None
+    overdue_data: dict | None
+    alerted_on: dt.date | None
+    closes_case: bool
+    state: str  # held | sent | withdrawn
+    closed_on: dt.date | None = None
+    new: bool = False
+    changed: bool = False
+
+    @property
+    def late_from(self) -> dt.date | None:
+        """The first late day, once process owners were told it is overdue."""
+        return self.due_by + dt.timedelta(days=1) if self.alerted_on and self.due_by else None
+
+
+@dataclass(eq=False)
 class NewRow:
     """A row to insert in `finish`. A value that is a CaseRecord or another NewRow stands for
     that row's id, known only then; `id` is this row's own, given in `finish`."""
@@ -138,6 +194,7 @@ class NewRow:
 class _PersonView:
     facts: PersonFacts
     cases: list[CaseRecord] = field(default_factory=list)
+    held: list[HeldRecord] = field(default_factory=list)  # waiting in a hold (and released in this batch)
 
 
 class _CaseStates(Mapping):
@@ -168,18 +225,20 @@ class Batch:
         self.connection: Connection = session.connection()
         self.as_of = as_of
         self.policy = policy
-        self.held = held
+        self.held_types = held  # letter types on hold on `as_of`
         self.people: dict[int, _PersonView] = {}
         self.cases: dict[tuple[int, str, str], CaseRecord] = {}
         self.case_by_id: dict[int, CaseRecord] = {}
         self.open_deadlines: dict[tuple[int, str], list[DeadlineRecord]] = {}  # (id(case), kind)
         self.deadlines: list[DeadlineRecord] = []  # loaded and new: written in `finish`
+        self.held_records: list[HeldRecord] = []  # loaded and new: written in `finish`
         self.journal: Counter[tuple[str, str]] = Counter()
         self.alerts: list[tuple[CaseRecord, str, dict]] = []
         self.new_cases: list[CaseRecord] = []
         self.new_rows: dict[Table, list[NewRow]] = {}
         self.inbox_outcomes: list[tuple[int, str, str | None, CaseRecord | None]] = []
         self._after_ids: list[Callable[[], None]] = []
+        self._fact_depth = 0
 
     # ---- loading ------------------------------------------------------------------------
 
@@ -187,8 +246,8 @@ class Batch:
         ids = [i for i in set(person_ids) if i not in self.people]
         if not ids:
             return
-        for pid, ref, name, born in self.connection.execute(_LOAD_PEOPLE, {"ids": ids}):
-            self.people[pid] = _PersonView(PersonFacts(ref=ref, name=name, born=born))
+        for pid, ref, name, born, email in self.connection.execute(_LOAD_PEOPLE, {"ids": ids}):
+            self.people[pid] = _PersonView(PersonFacts(ref=ref, name=name, born=born, email_known=email is not None))
         for *values, state in self.connection.execute(_LOAD_CASES, {"ids": ids}):
             self._index_case(CaseRecord(*values, stored_state=state))
         for did, case_id, kind, due_on, data, opened_on in self.connection.execute(_LOAD_OPEN_DEADLINES, {"ids": ids}):
@@ -196,12 +255,19 @@ class Batch:
             deadline = DeadlineRecord(did, case, kind, due_on, data, "open", opened_on)
             self.deadlines.append(deadline)
             self.open_deadlines.setdefault((id(case), kind), []).append(deadline)
+        for hid, case_id, *values in self.connection.execute(_LOAD_HELD, {"ids": ids}):
+            case = self.case_by_id[case_id]
+            self._add_held(HeldRecord(hid, case, *values, state="held"))
 
     def _index_case(self, case: CaseRecord) -> None:
         self.cases[(case.person_id, case.process, case.key)] = case
         self.people[case.person_id].cases.append(case)
         if case.id is not None:
             self.case_by_id[case.id] = case
+
+    def _add_held(self, held: HeldRecord) -> None:
+        self.held_records.append(held)
+        self.people[held.case.person_id].held.append(held)
 
     def state_of(self, case: CaseRecord) -> State:
         if case.state is None:
@@ -211,16 +277,16 @@ class Batch:
     def context(self, person_id: int) -> Context:
         person = self.people[person_id]
         return Context(today=self.as_of, policy=self.policy, person=person.facts,
-                       cases=_CaseStates(self, person.cases), held_letters=self.held)
+                       cases=_CaseStates(self, person.cases),
+                       held_keys=frozenset(h.key for h in person.held if h.state == "held" and h.key))
 
     # ---- transitions --------------------------------------------------------------------
 
-    def new_case(self, person_id: int, process: Process, key: str, event: Event, ctx: Context) -> tuple[CaseRecord, State]:
-        state = process.new_state(event, ctx)
-        case = CaseRecord(id=None, person_id=person_id, process=process.name, key=key, status="new",
+    def new_case(self, person_id: int, process: Process, key: str) -> CaseRecord:
+        """A case record for a new case; it joins the batch when its first transition is committed."""
+        return CaseRecord(id=None, person_id=person_id, process=process.name, key=key, status="new",
                           waiting_for=None, waiting_since=None, late_since=None, opened_on=self.as_of,
                           updated_on=self.as_of, closed_on=None, version=1, stored_state=None)
-        return case, state
 
     def commit_transition(self, case: CaseRecord, transition: Transition, cause: str) -> None:
         """Keep the transition's state and carry out its actions (written in `finish`)."""
@@ -229,8 +295,6 @@ class Batch:
         case.waiting_since = transition.waiting_since
         case.late_since = transition.late_since
         case.updated_on = self.as_of
-        if transition.closed and case.closed_on is None:
-            case.closed_on = self.as_of
         status_changed = case.status != transition.status
         case.status = transition.status
         if case.stored_state is None and not case.changed:  # opened in this batch
@@ -240,29 +304,165 @@ class Batch:
         if status_changed:
             self.add_row(CaseStatus, {"case_id": case, "status": case.status, "on_date": self.as_of, "cause": cause})
         for action in transition.actions:
-            self._carry_out(case, action)
+            self.carry_out(action, case)
+        if transition.closed and case.closed_on is None:
+            self._close_case(case)
+        self._show_holds(case)
 
-    def _carry_out(self, case: CaseRecord, action: Any) -> None:
-        if isinstance(action, Communicate):
-            self._communicate(case, action)
-        elif isinstance(action, Alert):
-            data = jsonable(action.data)
-            self._journal(case, "alert", action.type, data)
-            self.alerts.append((case, action.type, data))
-        elif isinstance(action, Payment):
-            self._journal(case, "payment", action.type, jsonable(action.data))
-        elif isinstance(action, OpenDeadline):
-            self._cancel_deadlines(case, action.kind)
-            deadline = DeadlineRecord(None, case, action.kind, action.due, jsonable(action.data), "open", self.as_of,
-                                      new=True)
-            self.deadlines.append(deadline)
-            self.open_deadlines.setdefault((id(case), action.kind), []).append(deadline)
-        elif isinstance(action, CancelDeadline):
-            self._cancel_deadlines(case, action.kind)
-        elif type(action) in _ACTION_HANDLERS:
-            _ACTION_HANDLERS[type(action)](self, case, action)
-        else:
-            raise TypeError(f"no handler for action {action!r}")
+    def _close_case(self, case: CaseRecord) -> None:
+        """Close a case, unless letters of it wait in a hold: then it closes once they are sent."""
+        held = self._held_of(case)
+        for letter in held:
+            letter.closes_case = letter.changed = True
+        if not held:
+            case.closed_on = self.as_of
+
+    # ---- actions ------------------------------------------------------------------------
+
+    @singledispatchmethod
+    def carry_out(self, action: Any, case: CaseRecord) -> None:
+        raise TypeError(f"no handler for action {action!r}")
+
+    @carry_out.register
+    def _communicate(self, action: Communicate, case: CaseRecord) -> None:
+        data = jsonable(action.data)
+        if not is_held(action.type, self.held_types):
+            self._send(case, action.kind, action.type, action.to, data)
+            return
+        overdue = action.overdue
+        self._add_held(HeldRecord(
+            None, case, action.kind, action.type, action.to, data, action.key, self.as_of,
+            overdue.due_by if overdue else None, overdue.alert if overdue else None,
+            jsonable(overdue.data) if overdue else None, None, False, "held", new=True))
+
+    @carry_out.register
+    def _withdraw(self, action: Withdraw, case: CaseRecord) -> None:
+        for letter in self._held_of(case):
+            if letter.key == action.key:
+                self._end_hold(letter, "withdrawn")
+
+    @carry_out.register
+    def _alert(self, action: Alert, case: CaseRecord) -> None:
+        data = jsonable(action.data)
+        self._journal(case, "alert", action.type, data)
+        self.alerts.append((case, action.type, data))
+
+    @carry_out.register
+    def _payment(self, action: Payment, case: CaseRecord) -> None:
+        self._journal(case, "payment", action.type, jsonable(action.data))
+
+    @carry_out.register
+    def _open_deadline(self, action: OpenDeadline, case: CaseRecord) -> None:
+        self._cancel_deadlines(case, action.kind)
+        deadline = DeadlineRecord(None, case, action.kind, action.due, jsonable(action.data), "open", self.as_of,
+                                  new=True)
+        self.deadlines.append(deadline)
+        self.open_deadlines.setdefault((id(case), action.kind), []).append(deadline)
+
+    @carry_out.register
+    def _cancel_deadline(self, action: CancelDeadline, case: CaseRecord) -> None:
+        self._cancel_deadlines(case, action.kind)
+
+    @carry_out.register
+    def _fact(self, action: Fact, case: CaseRecord) -> None:
+        """Deliver a fact to every process of the person that takes it, in this transaction."""
+        if self._fact_depth >= MAX_FACT_DEPTH:
+            raise RuntimeError(f"facts keep answering each other ({type(action).__name__}): a cycle between processes")
+        self._fact_depth += 1
+        try:
+            for process in fact_takers(type(action)):
+                ctx = self.context(case.person_id)
+                key = process.fact_case_key(action, ctx)
+                if key is None:
+                    continue
+                target = self.cases.get((case.person_id, process.name, key))
+                if target is not None and target.closed_on is not None:
+                    continue
+                if target is None:
+                    state = process.new_state_for_fact(action, ctx)
+                    if state is None:
+                        continue
+                    target = self.new_case(case.person_id, process, key)
+                else:
+                    state = self.state_of(target)
+                self.commit_transition(target, process.on_fact(state, action, ctx),
+                                       cause=f"fact:{type(action).__name__}")
+        finally:
+            self._fact_depth -= 1
+
+    @carry_out.register
+    def _end_journey(self, action: EndJourney, case: CaseRecord) -> None:
+        """Every other open case of the person closes; deadlines and held letters end with it."""
+        for other in self.people[case.person_id].cases:
+            if other is case or other.closed_on is not None:
+                continue
+            for kind in [k for (case_key, k) in self.open_deadlines if case_key == id(other)]:
+                self._cancel_deadlines(other, kind)
+            for letter in self._held_of(other):
+                self._end_hold(letter, "withdrawn")
+            other.waiting_for = other.waiting_since = other.late_since = None
+            other.closed_on = other.updated_on = self.as_of
+            other.status = "journey_ended"
+            other.changed = True
+            self.add_row(CaseStatus, {"case_id": other, "status": other.status, "on_date": self.as_of,
+                                      "cause": f"journey_ended: {action.reason}"})
+
+    # ---- letters on hold ------------------------------------------------------------------
+
+    def _held_of(self, case: CaseRecord) -> list[HeldRecord]:
+        return [h for h in self.people[case.person_id].held if h.case is case and h.state == "held"]
+
+    def _end_hold(self, letter: HeldRecord, state: str) -> None:
+        letter.state, letter.closed_on, letter.changed = state, self.as_of, True
+
+    def _show_holds(self, case: CaseRecord) -> None:
+        """What the case waits for, with the letters of it that wait in a hold."""
+        held = self._held_of(case)
+        own = without_holds(case.waiting_for)
+        if own is None:
+            case.waiting_since = min((h.held_on for h in held), default=None)
+        case.waiting_for = with_holds(own, (h.type for h in held))
+
+    def release_holds(self, *, alert_overdue: bool) -> None:
+        """For the people loaded: send what waits in a hold that has been released, and (the
+        daily monitor) tell process owners of held letters past their day (`Overdue`)."""
+        for person in self.people.values():
+            for letter in [h for h in person.held if h.state == "held"]:
+                case = letter.case
+                if not is_held(letter.type, self.held_types):
+                    self._release(letter)
+                elif (alert_overdue and letter.due_by is not None and letter.due_by < self.as_of
+                      and letter.alerted_on is None):
+                    self._alert_overdue(letter)
+                else:
+                    continue
+                case.updated_on = self.as_of
+                case.changed = True
+
+    def _release(self, letter: HeldRecord) -> None:
+        case = letter.case
+        late_from_holds = min((h.late_from for h in self._held_of(case) if h.late_from), default=None)
+        self._send(case, letter.kind, letter.type, letter.recipient, letter.data)
+        self._end_hold(letter, "sent")
+        remaining = self._held_of(case)
+        if case.late_since is not None and case.late_since == late_from_holds:  # late only because held
+            case.late_since = min((h.late_from for h in remaining if h.late_from), default=None)
+        if not remaining and letter.closes_case:
+            case.closed_on = self.as_of
+            case.waiting_for = case.waiting_since = None
+        self._show_holds(case)
+
+    def _alert_overdue(self, letter: HeldRecord) -> None:
+        assert letter.due_by is not None and letter.overdue_alert is not None
+        letter.alerted_on, letter.changed = self.as_of, True
+        case = letter.case
+        self._alert(Alert(letter.overdue_alert, {
+            **(letter.overdue_data or {}), "due_by": letter.due_by, "days_late": (self.as_of - letter.due_by).days,
+            "waiting_for": f"{letter.type} ({_ONLY_ON_HOLD.strip(': ')})"}), case)
+        if case.late_since is None or letter.late_from < case.late_since:
+            case.late_since = letter.late_from
+
+    # ---- deadlines --------------------------------------------------------------------------
 
     def _cancel_deadlines(self, case: CaseRecord, kind: str) -> None:
         for deadline in self.open_deadlines.pop((id(case), kind), []):
@@ -280,8 +480,61 @@ class Batch:
         if deadline in open_list:
             open_list.remove(deadline)
 
+    def park_deadline(self, deadline: DeadlineRecord) -> None:
+        """A timer that failed waits as an incident: not open (it does not fire again by itself)."""
+        self._close(deadline, "incident")
+        deadline.closed_on = None
+        open_list = self.open_deadlines.get((id(deadline.case), deadline.kind), [])
+        if deadline in open_list:
+            open_list.remove(deadline)
+
     def opened_deadlines_due_by(self, day: dt.date) -> bool:
         return any(d.new and d.state == "open" and d.due_on <= day for d in self.deadlines)
+
+    # ---- one person's changes, undone when something fails ------------------------------------
+
+    def savepoint(self, person_id: int) -> Callable[[], None]:
+        """What the batch holds for one person now; the function returned puts it back, so an
+        event or timer that fails half-way leaves no trace and the rest of the batch goes on."""
+        person = self.people[person_id]
+        cases = [(c, {f.name: getattr(c, f.name) for f in fields(c)}) for c in person.cases]
+        mine = {id(c) for c in person.cases}
+        open_lists = {k: list(v) for k, v in self.open_deadlines.items() if k[0] in mine}
+        deadlines = [(d, d.state, d.closed_on, d.changed) for lst in open_lists.values() for d in lst]
+        held = [(h, replace(h)) for h in person.held]
+        lengths = (len(self.deadlines), len(self.held_records), len(self.new_cases), len(self.alerts),
+                   len(self.inbox_outcomes), len(self._after_ids), len(person.cases), len(person.held))
+        rows = {table: len(rows) for table, rows in self.new_rows.items()}
+        journal = Counter(self.journal)
+        case_keys = set(self.cases)
+
+        def restore() -> None:
+            for case, values in cases:
+                for name, value in values.items():
+                    setattr(case, name, value)
+            opened_since = {id(c) for c in person.cases[lengths[6]:]}
+            for key in [k for k in self.open_deadlines if k[0] in mine or k[0] in opened_since]:
+                del self.open_deadlines[key]
+            self.open_deadlines.update(open_lists)
+            for deadline, state, closed_on, changed in deadlines:
+                deadline.state, deadline.closed_on, deadline.changed = state, closed_on, changed
+            for letter, before in held:
+                for f in fields(before):
+                    setattr(letter, f.name, getattr(before, f.name))
+            del self.deadlines[lengths[0]:], self.held_records[lengths[1]:], self.new_cases[lengths[2]:]
+            del self.alerts[lengths[3]:], self.inbox_outcomes[lengths[4]:], self._after_ids[lengths[5]:]
+            del person.cases[lengths[6]:], person.held[lengths[7]:]
+            for table in list(self.new_rows):
+                del self.new_rows[table][rows.get(table, 0):]
+            self.journal.clear()
+            self.journal.update(journal)
+            for key in set(self.cases) - case_keys:
+                del self.cases[key]
+            self._fact_depth = 0
+
+        return restore
+
+    # ---- rows -------------------------------------------------------------------------------
 
     def add_row(self, model: type, values: dict[str, Any]) -> NewRow:
         """A row for `model`'s table, inserted in `finish` (see NewRow for references)."""
@@ -297,25 +550,28 @@ class Batch:
                        case: CaseRecord | None = None) -> None:
         """What became of a received event (applied, rejected, error), written in `finish`.
         A reason may quote the event (an invoice number, a part): any BSN in it is masked."""
-        self.inbox_outcomes.append((inbox_id, status, conceal_bsns(reason) if reason else reason, case))
+        self.inbox_outcomes.append((inbox_id, status, redact_bsn(reason) if reason else reason, case))
 
     def _journal(self, case: CaseRecord, kind: str, type_: str, data: dict) -> NewRow:
         self.journal[(kind, type_)] += 1
         return self.add_row(JournalEntry, {"case_id": case, "person_id": case.person_id, "on_date": self.as_of,
                                            "kind": kind, "type": type_, "data": data})
 
-    def _communicate(self, case: CaseRecord, action: Communicate) -> None:
-        data = jsonable(action.data)
-        entry = self._journal(case, action.kind, action.type, data)
-        recipient = self.people[case.person_id].facts.name if action.to == "person" else str(data.get("school", "school"))
-        letter = self.add_row(Letter, {"journal_id": entry, "case_id": case, "recipient": action.to,
-                                       "kind": action.kind, "type": action.type, "on_date": self.as_of})
-        self.add_row(OutboxMessage, {"case_id": case, "letter_id": letter, "channel": CHANNEL_BY_KIND[action.kind],
+    def _send(self, case: CaseRecord, kind: str, type_: str, to: str, data: dict) -> None:
+        """A letter, e-mail or notice goes out today: journal, letter and outbox row."""
+        person = self.people[case.person_id].facts
+        if kind == "email" and to == "person" and not person.email_known:
+            kind = "letter"  # no e-mail address known: the same message goes by post
+        entry = self._journal(case, kind, type_, data)
+        recipient = person.name if to == "person" else str(data.get("school", "school"))
+        letter = self.add_row(Letter, {"journal_id": entry, "case_id": case, "recipient": to,
+                                       "kind": kind, "type": type_, "on_date": self.as_of})
+        self.add_row(OutboxMessage, {"case_id": case, "letter_id": letter, "channel": CHANNEL_BY_KIND[kind],
                                      "payload": {}, "idempotency_key": uuid.uuid4().hex, "status": "pending",
                                      "attempts": 0, "created_on": self.as_of})
 
         def fill_in() -> None:  # the letter names its case, so it is rendered once the case has its id
-            rendered = render(action.type, kind=action.kind, recipient_name=recipient, case_label=case.label,
+            rendered = render(type_, kind=kind, recipient_name=recipient, case_label=case.label,
                               on_date=self.as_of, data=data)
             letter.values["subject"], letter.values["body"] = rendered.subject, rendered.body
 
@@ -328,6 +584,11 @@ class Batch:
         new_deadlines = [(d, self.add_row(Deadline, {
             "case_id": d.case, "kind": d.kind, "due_on": d.due_on, "data": d.data, "state": d.state,
             "opened_on": d.opened_on, "closed_on": d.closed_on})) for d in self.deadlines if d.new]
+        new_held = [(h, self.add_row(HeldLetter, {
+            "case_id": h.case, "kind": h.kind, "type": h.type, "recipient": h.recipient, "data": h.data,
+            "key": h.key, "held_on": h.held_on, "due_by": h.due_by, "overdue_alert": h.overdue_alert,
+            "overdue_data": h.overdue_data, "alerted_on": h.alerted_on, "closes_case": h.closes_case,
+            "state": h.state, "closed_on": h.closed_on})) for h in self.held_records if h.new]
         ids = allocate_ids(self.connection, {CASES: len(self.new_cases)}
                            | {table: len(rows) for table, rows in self.new_rows.items()})
         for case, new_id in zip(self.new_cases, ids[CASES]):
@@ -336,8 +597,8 @@ class Batch:
         for table, rows in self.new_rows.items():
             for row, new_id in zip(rows, ids[table]):
                 row.id = new_id
-        for deadline, row in new_deadlines:
-            deadline.id = row.id
+        for record, row in (*new_deadlines, *new_held):
+            record.id = row.id
         for fill_in in self._after_ids:
             fill_in()
         self._after_ids = []
@@ -363,26 +624,44 @@ class Batch:
         closed = [{"b_id": d.id, "state": d.state, "closed_on": d.closed_on}
                   for d in self.deadlines if d.changed and not d.new]
         if closed:
-            self.connection.execute(_CLOSE_DEADLINE, closed)
+            _expect(self.connection.execute(_CLOSE_DEADLINE, closed).rowcount, len(closed), "deadlines")
+        held_changes = [{"b_id": h.id, "state": h.state, "closed_on": h.closed_on, "alerted_on": h.alerted_on,
+                         "closes_case": h.closes_case} for h in self.held_records if h.changed and not h.new]
+        if held_changes:
+            self.connection.execute(_UPDATE_HELD, held_changes)
         if self.inbox_outcomes:
-            self.connection.execute(_RECORD_OUTCOME, [
+            _expect(self.connection.execute(_RECORD_OUTCOME, [
                 {"b_id": inbox_id, "status": status, "reason": reason,
                  "case_id": case.id if case is not None else None, "processed_on": self.as_of}
-                for inbox_id, status, reason, case in self.inbox_outcomes])
+                for inbox_id, status, reason, case in self.inbox_outcomes]).rowcount,
+                len(self.inbox_outcomes), "received events")
         for case in self.new_cases:
             case.stored_state = ""  # written: a later transition in this batch object updates it
         self.new_cases, self.new_rows, self.inbox_outcomes = [], {}, []
         self.deadlines = [d for d in self.deadlines if d.state == "open"]
         for deadline in self.deadlines:
             deadline.new = deadline.changed = False
+        self.held_records = [h for h in self.held_records if h.state == "held"]
+        for person in self.people.values():
+            person.held = [h for h in person.held if h.state == "held"]
+        for held in self.held_records:
+            held.new = held.changed = False
         for case in self.case_by_id.values():
             case.changed = False
 
     def _case_values(self, case: CaseRecord) -> dict[str, Any]:
         return {"id": case.id, "person_id": case.person_id, "process": case.process, "key": case.key,
                 "status": case.status, "waiting_for": case.waiting_for, "waiting_since": case.waiting_since,
-                "late_since": case.late_since, "state": case.state.model_dump(mode="json"),  # type: ignore[union-attr]
+                "late_since": case.late_since, "state": self.state_of(case).model_dump(mode="json"),
                 "opened_on": case.opened_on, "updated_on": case.updated_on, "closed_on": case.closed_on}
+
+def _expect(written: int, claimed: int, what: str) -> None:
+    """An outcome is written only for a row this batch still holds: open (deadlines) or pending
+    (received events). Anything else means another worker got there: roll the batch back."""
+    if written != claimed:
+        raise StaleDataError(f"{claimed - written} of {claimed} {what} were handled by another worker meanwhile; "
+                             "the batch is rolled back and nothing of it is written")
+
 
 def allocate_ids(connection: Connection, counts: dict[Table, int]) -> dict[Table, list[int]]:
     """Ids for new rows, `counts[table]` of each table, so rows can refer to each other
@@ -414,7 +693,7 @@ def _resolved(row: NewRow) -> dict[str, Any]:
 
 
 # The statements of the hot path, built once (building one costs more than running it).
-_LOAD_PEOPLE = (select(Person.id, Person.ref, Person.name, Person.born)
+_LOAD_PEOPLE = (select(Person.id, Person.ref, Person.name, Person.born, Person.email)
                 .where(Person.id.in_(bindparam("ids", expanding=True))))
 # States come as JSON text and are parsed (by pydantic, from the text) only when a rule reads them.
 _LOAD_CASES = (select(*(CASES.c[name] for name in _CASE_COLUMNS), cast(CASES.c.state, Text))
@@ -426,6 +705,13 @@ _LOAD_OPEN_DEADLINES = (
     .where(DEADLINES.c.case_id.in_(select(CASES.c.id).where(CASES.c.person_id.in_(bindparam("ids", expanding=True)))),
            DEADLINES.c.state == "open")
     .order_by(DEADLINES.c.id))
+_LOAD_HELD = (
+    select(HELD.c.id, HELD.c.case_id, HELD.c.kind, HELD.c.type, HELD.c.recipient, HELD.c.data, HELD.c.key,
+           HELD.c.held_on, HELD.c.due_by, HELD.c.overdue_alert, HELD.c.overdue_data, HELD.c.alerted_on,
+           HELD.c.closes_case)
+    .where(HELD.c.case_id.in_(select(CASES.c.id).where(CASES.c.person_id.in_(bindparam("ids", expanding=True)))),
+           HELD.c.state == "held")
+    .order_by(HELD.c.id))
 _LAST_ID = {table: select(func.max(table.c.id)).scalar_subquery() for table in Base.metadata.tables.values()
             if "id" in table.c}
 _NEXT_IDS = text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :count)")
@@ -436,9 +722,11 @@ _CASE_FIELDS = ("status", "waiting_for", "waiting_since", "late_since", "state",
 _UPDATE_CASE = (update(CASES)
                 .where(CASES.c.id == bindparam("b_id"), CASES.c.version == bindparam("b_version"))
                 .values({name: bindparam(name) for name in _CASE_FIELDS} | {"version": CASES.c.version + 1}))
-_CLOSE_DEADLINE = (update(DEADLINES).where(DEADLINES.c.id == bindparam("b_id"))
+_CLOSE_DEADLINE = (update(DEADLINES).where(DEADLINES.c.id == bindparam("b_id"), DEADLINES.c.state == "open")
                    .values(state=bindparam("state"), closed_on=bindparam("closed_on")))
-_RECORD_OUTCOME = (update(INBOX).where(INBOX.c.id == bindparam("b_id"))
+_UPDATE_HELD = (update(HELD).where(HELD.c.id == bindparam("b_id"))
+                .values({name: bindparam(name) for name in ("state", "closed_on", "alerted_on", "closes_case")}))
+_RECORD_OUTCOME = (update(INBOX).where(INBOX.c.id == bindparam("b_id"), INBOX.c.status == "pending")
                    .values({name: bindparam(name) for name in ("status", "reason", "case_id", "processed_on")}))
 
 

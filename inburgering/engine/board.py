@@ -11,7 +11,8 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from inburgering.store.models import Case
+from inburgering.engine import incidents
+from inburgering.store.models import INCIDENT_ACTIVE, Case, Incident
 
 
 def waiting_board(session: Session) -> list[dict]:
@@ -45,6 +46,20 @@ def waiting_cases(session: Session, process: str | None = None, limit: int = 200
              "since": c.waiting_since.isoformat() if c.waiting_since else None} for c in rows]
 
 
+def incident_board(session: Session) -> list[dict]:
+    """Per kind and state: how many incidents are not closed, and the oldest one's day."""
+    rows = session.execute(
+        select(Incident.kind, Incident.state, func.count(Incident.id), func.min(Incident.opened_on))
+        .where(INCIDENT_ACTIVE).group_by(Incident.kind, Incident.state).order_by(Incident.kind, Incident.state)
+    ).all()
+    return [{"kind": k, "state": s, "incidents": n, "oldest_since": since.isoformat()} for k, s, n, since in rows]
+
+
+def open_incidents(session: Session, kind: str | None = None, limit: int = 200) -> list[dict]:
+    """The incidents not closed, oldest first: what failed, on which case, and what staff can do."""
+    return [incidents.describe(i) for i in incidents.list_open(session, kind, limit)]
+
+
 def loan_overview(session: Session, person_ref: str) -> dict | None:
     """A person's loan as Mijn Inburgering shows it: borrowed, paid out, promised to a
     later quarter, left; and every invoice with its status. None for an unknown person."""
@@ -62,12 +77,13 @@ def loan_overview(session: Session, person_ref: str) -> dict | None:
     loan_state = states.get(LOAN_KEY, (None, None))[1]
     loan = loan_state.loan.amount if loan_state is not None and loan_state.loan is not None else None
     files = [(c, s.invoice) for c, s in states.values() if s.invoice is not None]
-    account = account_of(loan or 0, [(f.paid, f.deferred) for _, f in files])
+    account = account_of(loan or 0, [(f.invoice.school, f.paid, f.deferred) for _, f in files])
     return {
         "loan": {"borrowed": fmt(loan) if loan is not None else "no loan",
                  "paid_out": fmt(account.paid), "promised_later": fmt(account.deferred), "left": fmt(account.left)},
         "invoices": [{"case": f"case-{c.id}", "school": f.invoice.school, "invoice_number": f.invoice.number,
                       "invoice_date": f.invoice.invoice_date.isoformat(), "total": fmt(f.invoice.total),
-                      "status": c.status, "paid": fmt(sum((p.amount for p in f.paid), Decimal(0)))}
+                      "status": c.status, "paid": fmt(sum((p.amount for p in f.paid), Decimal(0))),
+                      "not_paid": fmt(f.unpaid or Decimal(0))}
                      for c, f in files],
     }

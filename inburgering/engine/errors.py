@@ -4,27 +4,63 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
-from inburgering.domain.bsn import ConcealedError, quote
+from inburgering.domain.bsn import ConcealedError, contains_bsn, looks_like_bsn, quote, redact_bsn
 from inburgering.domain.events import BLANK, EVENT_TYPES, NOT_BLANK
+
+__all__ = ["InputError", "Problem", "contains_bsn", "describe_validation_error", "join_problems", "looks_like_bsn",
+           "redact_bsn", "validation_problems"]
+
+Problem = tuple[str, str]  # (field path, message); the path is "" for the input as a whole
 
 
 class InputError(ConcealedError):
-    """Input that cannot be taken as it is; the message says what to fix (and never holds a BSN)."""
+    """Input that cannot be taken as it is; the message says what to fix.
+
+    `problems` holds the same as (field, message) pairs, for answers that name fields apart
+    (the inbound API). Both are free of anything that looks like a BSN."""
+
+    def __init__(self, message: str, problems: list[Problem] | None = None):
+        self.problems = [(redact_bsn(f), redact_bsn(m)) for f, m in problems] if problems is not None \
+            else [("", redact_bsn(message))]
+        super().__init__(message)
+
+    @classmethod
+    def at(cls, field: str, message: str) -> InputError:
+        return cls(join_problems([(field, message)]), [(field, message)])
+
+    @classmethod
+    def from_validation(cls, exc: ValidationError, prefix: str = "") -> InputError:
+        problems = validation_problems(exc, prefix)
+        return cls(join_problems(problems, whole="event"), problems)
+
+
+def join_problems(problems: list[Problem], whole: str = "") -> str:
+    """One line for all problems: "date: '2021-02-30' is not a real calendar date; amount: ...";
+    a problem of the input as a whole is named `whole` (or not named)."""
+    return "; ".join(f"{f or whole}: {m}" if f or whole else m for f, m in problems)
+
+
+def validation_problems(exc: ValidationError, prefix: str = "") -> list[Problem]:
+    """Each problem of a pydantic error as (field, message), e.g. ("date", "'2021-02-30' is not
+    a real calendar date (write YYYY-MM-DD)"); the field is "" for the model as a whole."""
+    problems = []
+    for err in exc.errors(include_url=False):
+        loc = ".".join(str(p) for p in err["loc"] if not _is_model_tag(p))
+        message = _message(err)
+        if len(message) > MAX_MESSAGE:
+            message = message[:MAX_MESSAGE - 1] + "…"
+        problems.append((redact_bsn(f"{prefix}{loc}" if loc else prefix.rstrip(".")), redact_bsn(message)))
+    return problems
 
 
 def describe_validation_error(exc: ValidationError, prefix: str = "") -> str:
     """One line per problem, naming the field, e.g. "date: '2021-02-30' is not a real date"."""
-    lines = []
-    for err in exc.errors(include_url=False):
-        loc = ".".join(str(p) for p in err["loc"] if not _is_model_tag(p))
-        field = f"{prefix}{loc}" if loc else (prefix.rstrip(".") or "event")
-        lines.append(f"{field}: {_message(err)}")
-    return "; ".join(lines)
+    return str(InputError.from_validation(exc, prefix))
 
 
 def _is_model_tag(part: object) -> bool:
     # pydantic puts the discriminator value (the event type) first in the location
-    return part in EVENT_TYPES
+    return isinstance(part, str) and part in EVENT_TYPES
 
 
 def _message(err: dict) -> str:
@@ -38,7 +74,8 @@ def _message(err: dict) -> str:
         return f"{quote(value)} is not a real calendar date (write YYYY-MM-DD)"
     if kind == "literal_error":
         return f"{quote(value)} is not allowed: {err['msg'].replace('Input should be ', 'use ')}"
-    if (kind == "string_too_short" and err["ctx"]["min_length"] == 1) or (kind == "string_pattern_mismatch" and err["ctx"]["pattern"] == NOT_BLANK):
+    if (kind == "string_too_short" and err["ctx"]["min_length"] == 1) or (
+            kind == "string_pattern_mismatch" and err["ctx"]["pattern"] == NOT_BLANK):
         return BLANK
     if kind == "string_too_long":
         return f"is longer than {err['ctx']['max_length']} characters"
@@ -53,6 +90,7 @@ def _message(err: dict) -> str:
     return msg
 
 
+MAX_MESSAGE = 300
 # pydantic's messages for a wrong kind of value, as a person would say them
 _PLAIN = {"string_type": "must be text", "bool_type": "must be true or false", "bool_parsing": "must be true or false",
           "int_type": "must be a whole number", "int_parsing": "must be a whole number",

@@ -10,21 +10,23 @@ import hashlib
 import json
 import logging
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy import Select, and_, bindparam, false, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from inburgering.domain.bsn import quote, validate_bsn
 from inburgering.domain.events import EVENT_TYPES, Event, event_payload, parse_event
 from inburgering.domain.process import EventRejected, Timer
 from inburgering.domain.registry import process_for, process_named
-from inburgering.engine.batch import INBOX, Batch, allocate_ids, held_letter_types
-from inburgering.engine.errors import InputError, describe_validation_error
+from inburgering.engine.batch import INBOX, Batch, CaseRecord, DeadlineRecord, allocate_ids, held_letter_types
+from inburgering.engine.errors import InputError
+from inburgering.engine.incidents import open_incident, register_source
 from inburgering.store.db import CaseFile, load_policy
-from inburgering.store.models import Case, Deadline, LetterHold, Person, ReceivedEvent
+from inburgering.store.models import Case, Deadline, HeldLetter, LetterHold, Person, ReceivedEvent
 
 log = logging.getLogger(__name__)
 
@@ -57,18 +59,19 @@ def register_person(session: Session, *, ref: str, bsn: str, name: str, email: s
 def validate_event(raw: dict[str, Any]) -> Event:
     """Check an event's type and fields; InputError names what is wrong."""
     if not isinstance(raw, dict):
-        raise InputError("an event must be a mapping of fields")
+        raise InputError.at("", "an event must be a mapping of fields")
     event_type = raw.get("type")
     if event_type is None:
-        raise InputError("type: is required but missing")
+        raise InputError.at("type", "is required but missing")
     if not isinstance(event_type, str):
-        raise InputError(f"type: must be the name of one event type, not {quote(event_type)}")
+        raise InputError.at("type", f"must be the name of one event type, not {quote(event_type)}")
     if event_type not in EVENT_TYPES:
-        raise InputError(f"type: unknown event type {quote(event_type)}; known types: {', '.join(sorted(EVENT_TYPES))}")
+        raise InputError.at("type", f"unknown event type {quote(event_type)}; known types: "
+                                    f"{', '.join(sorted(EVENT_TYPES))}")
     try:
         return parse_event(raw)
     except ValidationError as exc:
-        raise InputError(describe_validation_error(exc)) from None
+        raise InputError.from_validation(exc) from None
 
 
 def event_key(event: Event) -> str:
@@ -77,13 +80,23 @@ def event_key(event: Event) -> str:
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def unknown_person(ref: str) -> InputError:
+    return InputError.at("person", f"no person {quote(ref)} in the case file")
+
+
+def repeat_of(original_id: int, original_source: str, received_on: dt.date) -> dict[str, Any]:
+    """The columns of an inbox row that repeats an event already received: kept, never applied."""
+    return {"status": "duplicate", "idempotency_key": None, "duplicate_of": original_id, "processed_on": received_on,
+            "reason": f"duplicate: the same event was already received ({original_source})"}
+
+
 def receive(session: Session, raw: dict[str, Any], *, source: str, received_on: dt.date,
             idempotency_key: str | None = None) -> ReceivedEvent:
     """Put a validated event into the inbox. A second delivery is kept as a duplicate."""
     event = validate_event(raw)
     person_id = session.scalar(select(Person.id).where(Person.ref == event.person))
     if person_id is None:
-        raise InputError(f"person: no person {quote(event.person)} in the case file")
+        raise unknown_person(event.person)
     key = idempotency_key or event_key(event)
     row = ReceivedEvent(person_id=person_id, type=event.type, event_date=event.date,  # type: ignore[attr-defined]
                         payload=event_payload(event), source=source, received_on=received_on)
@@ -91,10 +104,8 @@ def receive(session: Session, raw: dict[str, Any], *, source: str, received_on: 
     if original is None:
         row.idempotency_key = key
     else:
-        row.status = "duplicate"
-        row.duplicate_of = original.id
-        row.processed_on = received_on
-        row.reason = f"duplicate: the same event was already received ({original.source})"
+        for column, value in repeat_of(original.id, original.source, received_on).items():
+            setattr(row, column, value)
     session.add(row)
     session.flush([row])
     return row
@@ -153,7 +164,7 @@ def receive_many(session: Session, items: list[tuple[dict[str, Any] | Event, str
     keys = []
     for event in events:
         if event.person not in person_ids:
-            raise InputError(f"person: no person {quote(event.person)} in the case file")
+            raise unknown_person(event.person)
         keys.append(event_key(event))
     originals: dict[str, tuple[int, str]] = {}  # key -> (id, source) of the first delivery
     unique = list(set(keys))
@@ -173,8 +184,7 @@ def receive_many(session: Session, items: list[tuple[dict[str, Any] | Event, str
             row["idempotency_key"] = key
             originals[key] = (new_id, source)
         else:
-            row.update(status="duplicate", duplicate_of=original[0], processed_on=received_on,
-                       reason=f"duplicate: the same event was already received ({original[1]})")
+            row.update(repeat_of(original[0], original[1], received_on))
         rows.append(row)
     for start in range(0, len(rows), _INSERT_CHUNK):
         session.execute(insert(INBOX), rows[start:start + _INSERT_CHUNK])
@@ -198,14 +208,99 @@ class IngestReport:
         self.journal.update(other.journal)
 
 
-def ingest(case_file: CaseFile, as_of: dt.date, *, batch_size: int = DEFAULT_BATCH) -> IngestReport:
-    """Apply every pending event dated on or before `as_of`, in arrival order, in batches."""
+# ---- claims and partitions --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Partition:
+    """A share of the people: those whose id modulo `count` is `index`. Every event touches one
+    person's cases, so partitions can run side by side without meeting; `Partition()` is all."""
+
+    index: int = 0
+    count: int = 1
+
+    def __post_init__(self) -> None:
+        if self.count < 1 or not 0 <= self.index < self.count:
+            raise InputError(f"partition: {self.index} of {self.count} is not a partition; use 0..count-1")
+
+    def values(self) -> dict[str, int]:
+        return {"part": self.index, "parts": self.count}
+
+
+ALL = Partition()
+
+
+def _claimed(query: Select, person_id) -> Select:  # noqa: ANN001 - a column
+    """The rows of one partition, and on PostgreSQL the claim: each row's person is locked for
+    this transaction, and rows of people another worker holds are skipped. So a worker applies
+    a person's events and timers only while no other worker does, in order, and what it read
+    stays pending for no one else. (On SQLite the transaction itself is the claim: BEGIN
+    IMMEDIATE, see store/db.py.)"""
+    query = query.where(person_id % bindparam("parts") == bindparam("part"))
+    return query
+
+
+def _claiming(session: Session, query: Select, params: dict) -> list:
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(of=Person.__table__, skip_locked=True)
+    return session.execute(query, params).all()
+
+
+# A test stops a worker between claiming and applying here, as a slow or paused worker would.
+after_claim: Callable[[str], None] | None = None
+
+
+def _paused(step: str) -> None:
+    if after_claim is not None:
+        after_claim(step)
+
+
+def release_holds(case_file: CaseFile, as_of: dt.date, *, alert_overdue: bool,
+                  partition: Partition = ALL) -> Batch | None:
+    """Send the letters that waited in a hold released by `as_of` and (the monitor) alert process
+    owners of held letters past their day. Runs first in every ingest and monitor run; returns
+    the finished batch (what it sent and alerted), or None when there was nothing to do."""
+    with case_file.transaction() as session:
+        held = held_letter_types(session, as_of)
+        people = [pid for pid, in _claiming(session, _holds_with_work(held, alert_overdue),
+                                            {"as_of": as_of, **partition.values()})]
+        if not people:
+            return None
+        batch = Batch(session, as_of, load_policy(session), held)
+        batch.load_people(people)
+        batch.release_holds(alert_overdue=alert_overdue)
+        batch.finish()
+        return batch
+
+
+def _alerts(batch: Batch) -> list[dict]:
+    return [{"case": c.label, "process": c.process, "type": t, **d} for c, t, d in batch.alerts]
+
+
+def _holds_with_work(held: frozenset[str], alert_overdue: bool):
+    """The people with a held letter that can go now (its type is no longer held) or is overdue."""
+    can_go = HeldLetter.type.not_in(sorted(held)) if "*" not in held else false()
+    overdue = and_(HeldLetter.due_by < bindparam("as_of"), HeldLetter.alerted_on.is_(None)) if alert_overdue \
+        else false()
+    people_with_work = (select(Case.person_id).join(HeldLetter, HeldLetter.case_id == Case.id)
+                        .where(HeldLetter.state == "held", or_(can_go, overdue)))
+    return _claimed(select(Person.id).where(Person.id.in_(people_with_work)), Person.id)
+
+
+def ingest(case_file: CaseFile, as_of: dt.date, *, batch_size: int = DEFAULT_BATCH,
+           partition: Partition = ALL) -> IngestReport:
+    """Apply every pending event dated on or before `as_of`, in arrival order, in batches.
+    Safe with other ingests and monitors at once: each batch claims what it applies."""
     report = IngestReport()
+    released = release_holds(case_file, as_of, alert_overdue=False, partition=partition)
+    if released is not None:
+        report.journal.update(released.journal)
     while True:
         with case_file.transaction() as session:
-            rows = session.execute(_PENDING_EVENTS, {"as_of": as_of, "limit": batch_size}).all()
+            rows = _claiming(session, _PENDING_EVENTS, {"as_of": as_of, "limit": batch_size, **partition.values()})
             if not rows:
                 return report
+            _paused("ingest")
             batch = Batch(session, as_of, load_policy(session), held_letter_types(session, as_of))
             batch.load_people(person_id for _, person_id, _ in rows)
             for inbox_id, person_id, payload in rows:
@@ -216,19 +311,24 @@ def ingest(case_file: CaseFile, as_of: dt.date, *, batch_size: int = DEFAULT_BAT
             return report
 
 
-_PENDING_EVENTS = (select(ReceivedEvent.id, ReceivedEvent.person_id, ReceivedEvent.payload)
-                   .where(ReceivedEvent.status == "pending", ReceivedEvent.event_date <= bindparam("as_of"))
-                   .order_by(ReceivedEvent.event_date, ReceivedEvent.id)
-                   .limit(bindparam("limit")))
+_PENDING_EVENTS = _claimed(
+    select(ReceivedEvent.id, ReceivedEvent.person_id, ReceivedEvent.payload)
+    .join(Person, Person.id == ReceivedEvent.person_id)
+    .where(ReceivedEvent.status == "pending", ReceivedEvent.event_date <= bindparam("as_of"))
+    .order_by(ReceivedEvent.event_date, ReceivedEvent.id)
+    .limit(bindparam("limit")), ReceivedEvent.person_id)
 
 
 def _apply_event(batch: Batch, inbox_id: int, person_id: int, payload: dict, report: IngestReport) -> None:
     event = parse_event(payload)
     process = process_for(event)
+    restore = batch.savepoint(person_id)
     try:
         if process is None:
             raise EventRejected(f"no process handles {event.type} events yet")  # type: ignore[attr-defined]
         ctx = batch.context(person_id)
+        if ctx.journey.ended_on is not None:
+            raise EventRejected(f"{ctx.journey.ended_words()}: no further events are taken for this person")
         key = process.case_key(event, ctx)
         case = batch.cases.get((person_id, process.name, key))
         if case is not None and case.closed_on is not None and not process.opens_case(event):
@@ -236,20 +336,27 @@ def _apply_event(batch: Batch, inbox_id: int, person_id: int, payload: dict, rep
         if case is None:
             if not process.opens_case(event):
                 raise EventRejected(process.no_case_reason(event))
-            case, state = batch.new_case(person_id, process, key, event, ctx)
+            case, state = batch.new_case(person_id, process, key), process.new_state(event, ctx)
         else:
             state = batch.state_of(case)
-        transition = process.on_event(state, event, ctx)
+        batch.commit_transition(case, process.on_event(state, event, ctx), cause=event.type)  # type: ignore[attr-defined]
     except EventRejected as rejected:
+        restore()
         batch.record_outcome(inbox_id, "rejected", rejected.reason)
         report.rejected += 1
         return
-    except Exception as exc:  # a bug must not block the inbox: park the event for staff
+    except Exception as exc:  # a bug must not block the inbox: park the event as an incident
+        restore()
         log.exception("event %s could not be applied", inbox_id)
-        batch.record_outcome(inbox_id, "error", f"{type(exc).__name__}: {exc}")
+        batch.record_outcome(inbox_id, "error", "the event could not be applied (an error in the engine); it is "
+                                                "parked as an incident for staff to retry")
+        case_id = _case_of(batch, person_id, process, event)
+        open_incident(batch.session, kind="event", source="received_events", source_id=inbox_id, case_id=case_id,
+                      summary=f"{event.type} event {inbox_id} could not be applied"  # type: ignore[attr-defined]
+                              + (f" to case-{case_id}" if case_id else ""),
+                      on=batch.as_of, error=f"{type(exc).__name__}: {exc}")
         report.errors += 1
         return
-    batch.commit_transition(case, transition, cause=event.type)  # type: ignore[attr-defined]
     batch.record_outcome(inbox_id, "applied", case=case)
     report.applied += 1
 
@@ -263,48 +370,146 @@ class MonitorReport:
     fired: Counter = field(default_factory=Counter)
     journal: Counter = field(default_factory=Counter)
     alerts: list[dict] = field(default_factory=list)
+    incidents: int = 0  # timers parked as incidents
+    # Events of the people with timers due that were still pending: applied first (see run_monitor).
+    events: IngestReport = field(default_factory=IngestReport)
 
 
 MAX_ROUNDS = 1000  # a process that keeps opening deadlines due today would loop forever
 
 
-def run_monitor(case_file: CaseFile, as_of: dt.date, *, batch_size: int = DEFAULT_BATCH) -> MonitorReport:
-    """Fire every open deadline due on or before `as_of`. Running a day twice changes nothing."""
+def run_monitor(case_file: CaseFile, as_of: dt.date, *, batch_size: int = DEFAULT_BATCH,
+                partition: Partition = ALL) -> MonitorReport:
+    """Fire every open deadline due on or before `as_of`. Running a day twice changes nothing;
+    other monitors and ingests may run at once (each batch claims what it fires). A timer that
+    raises, or comes due again the day it fired (a loop), is parked as an incident on its case.
+
+    A person's events dated up to `as_of` that are still pending are applied before their timers
+    fire, under the same claim: the day's events come before the day's timers whichever worker
+    gets to the person first, so workers at once leave what one worker would."""
     report = MonitorReport(as_of)
+    released = release_holds(case_file, as_of, alert_overdue=True, partition=partition)
+    if released is not None:
+        report.journal.update(released.journal)
+        report.alerts += _alerts(released)
+    fired_today: set[tuple[int, str]] = set()
     for _ in range(MAX_ROUNDS):
         with case_file.transaction() as session:
-            due = session.execute(_DUE_DEADLINES, {"as_of": as_of, "limit": batch_size}).all()
+            due = _claiming(session, _DUE_DEADLINES, {"as_of": as_of, "limit": batch_size, **partition.values()})
             if not due:
                 return report
+            _paused("monitor")
             batch = Batch(session, as_of, load_policy(session), held_letter_types(session, as_of))
-            batch.load_people(person_id for _, person_id in due)
+            people = {person_id for _, person_id in due}
+            batch.load_people(people)
+            for inbox_id, person_id, payload in session.execute(_PENDING_OF_PEOPLE,
+                                                                 {"as_of": as_of, "ids": sorted(people)}):
+                _apply_event(batch, inbox_id, person_id, payload, report.events)
             open_by_id = {d.id: d for d in batch.deadlines}
+            fired_now: list[tuple[CaseRecord, str]] = []
             for deadline_id, _ in due:
                 # The batch's own record: an earlier timer in this batch may have closed it.
-                deadline = open_by_id[deadline_id]
-                if deadline.state != "open":
+                deadline = open_by_id.get(deadline_id)
+                if deadline is None or deadline.state != "open":
                     continue
-                case = deadline.case
-                batch.take_deadline(case, deadline)
-                timer = Timer(deadline.kind, deadline.due_on, deadline.data)
-                transition = process_named(case.process).on_timer(batch.state_of(case), timer,
-                                                                  batch.context(case.person_id))
-                batch.commit_transition(case, transition, cause=f"timer:{deadline.kind}")
-                report.fired[deadline.kind] += 1
+                if _fire(batch, deadline, fired_today, report):
+                    fired_now.append((deadline.case, deadline.kind))
             settled = len(due) < batch_size and not batch.opened_deadlines_due_by(as_of)
             batch.finish()
+            fired_today.update((case.id, kind) for case, kind in fired_now)
             report.journal.update(batch.journal)
-            report.alerts += [{"case": c.label, "process": c.process, "type": t, **d} for c, t, d in batch.alerts]
+            report.alerts += _alerts(batch)
             if settled:  # every due deadline was fired, and none opened that is due already
                 return report
     raise RuntimeError(f"deadline monitor did not settle for {as_of} after {MAX_ROUNDS} rounds")
 
 
-_DUE_DEADLINES = (select(Deadline.id, Case.person_id)
-                  .join(Case, Case.id == Deadline.case_id)
-                  .where(Deadline.state == "open", Deadline.due_on <= bindparam("as_of"))
-                  .order_by(Deadline.due_on, Deadline.id)
-                  .limit(bindparam("limit")))
+def _fire(batch: Batch, deadline: DeadlineRecord, fired_today: set[tuple[int, str]], report: MonitorReport) -> bool:
+    """Fire one timer; on failure park it as an incident on its case and go on with the batch."""
+    case = deadline.case
+    restore = batch.savepoint(case.person_id)
+    try:
+        if (case.id, deadline.kind) in fired_today:
+            raise TimerLoop(f"the timer {deadline.kind} came due again on {batch.as_of}, the day it fired: the "
+                            "policy or the process makes it loop (e.g. an interval of 0 days)")
+        batch.take_deadline(case, deadline)
+        timer = Timer(deadline.kind, deadline.due_on, deadline.data)
+        transition = process_named(case.process).on_timer(batch.state_of(case), timer, batch.context(case.person_id))
+        batch.commit_transition(case, transition, cause=f"timer:{deadline.kind}")
+    except Exception as exc:
+        restore()
+        if not isinstance(exc, TimerLoop):
+            log.exception("timer %s of case-%s could not fire", deadline.kind, case.id)
+        batch.park_deadline(deadline)
+        open_incident(batch.session, kind="timer", source="deadlines", source_id=deadline.id, case_id=case.id,
+                      summary=f"the timer {deadline.kind} of case-{case.id} could not fire",
+                      on=batch.as_of, error=f"{type(exc).__name__}: {exc}")
+        report.incidents += 1
+        return False
+    report.fired[deadline.kind] += 1
+    return True
+
+
+class TimerLoop(RuntimeError):
+    pass
+
+
+# The pending events of people this batch has claimed (their rows are theirs already).
+_PENDING_OF_PEOPLE = (select(ReceivedEvent.id, ReceivedEvent.person_id, ReceivedEvent.payload)
+                      .where(ReceivedEvent.status == "pending", ReceivedEvent.event_date <= bindparam("as_of"),
+                             ReceivedEvent.person_id.in_(bindparam("ids", expanding=True)))
+                      .order_by(ReceivedEvent.event_date, ReceivedEvent.id))
+
+_DUE_DEADLINES = _claimed(
+    select(Deadline.id, Case.person_id)
+    .join(Case, Case.id == Deadline.case_id)
+    .join(Person, Person.id == Case.person_id)
+    .where(Deadline.state == "open", Deadline.due_on <= bindparam("as_of"))
+    .order_by(Deadline.due_on, Deadline.id)
+    .limit(bindparam("limit")), Case.person_id)
+
+
+def _case_of(batch: Batch, person_id: int, process, event: Event) -> int | None:  # noqa: ANN001
+    """The case an event that failed was for, if it can be told without running it again."""
+    if process is None:
+        return None
+    cases = [c for c in batch.people[person_id].cases if c.process == process.name and c.id is not None]
+    return cases[-1].id if len(cases) == 1 else None
+
+
+# ---- incidents on received events and deadlines: what staff retry and close --------------------
+
+
+def _requeue_event(session: Session, inbox_id: int, now: dt.datetime) -> bool:
+    row = session.get(ReceivedEvent, inbox_id)
+    if row is None or row.status != "error":
+        return False
+    row.status, row.reason, row.processed_on = "pending", None, None
+    return True
+
+
+def _abandon_event(session: Session, inbox_id: int) -> None:
+    row = session.get(ReceivedEvent, inbox_id)
+    if row is not None and row.status in ("error", "pending"):
+        row.status, row.reason = "rejected", "not applied: staff closed its incident"
+
+
+def _requeue_deadline(session: Session, deadline_id: int, now: dt.datetime) -> bool:
+    row = session.get(Deadline, deadline_id)
+    if row is None or row.state != "incident":
+        return False
+    row.state, row.closed_on = "open", None
+    return True
+
+
+def _abandon_deadline(session: Session, deadline_id: int) -> None:
+    row = session.get(Deadline, deadline_id)
+    if row is not None and row.state == "incident":
+        row.state = "cancelled"
+
+
+register_source("received_events", requeue=_requeue_event, abandon=_abandon_event)
+register_source("deadlines", requeue=_requeue_deadline, abandon=_abandon_deadline)
 
 
 def next_due_date(session: Session) -> dt.date | None:

@@ -2,9 +2,11 @@
 
 Every message carries an Idempotency-Key header: the gateway answers a repeated
 key with the first answer and does not send twice, so a retry after a timeout or
-a crash is always safe. Connection failures are retried by httpx's transport;
-5xx answers and timeouts raise `GatewayUnavailable` for the caller (a Prefect task
-with retries and back-off) to try again later.
+a crash is always safe. Connection failures are retried by httpx's transport (three
+times, within about 1.5 s); then they and timeouts raise `GatewayUnreachable`, and 5xx
+answers `GatewayUnavailable`, for the caller to try again later (engine/dispatch.py:
+back-off, and a run stops at the first unreachable gateway). 4xx answers raise
+`GatewayRefused`: sending the same again will not help.
 """
 
 from __future__ import annotations
@@ -16,11 +18,22 @@ from typing import Any
 import httpx
 
 
-class GatewayUnavailable(RuntimeError):
-    """Try again later: the gateway is down, slow or answered 5xx."""
+class GatewayError(RuntimeError):
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status  # the HTTP status the gateway answered, if it answered
 
 
-class GatewayRefused(RuntimeError):
+class GatewayUnavailable(GatewayError):
+    """Try again later: the gateway answered 5xx (or is not configured)."""
+
+
+class GatewayUnreachable(GatewayUnavailable):
+    """Try again later: no answer at all (connection refused, timeout). The next message
+    would fare no better."""
+
+
+class GatewayRefused(GatewayError):
     """The gateway refused the message (4xx): retrying will not help."""
 
 
@@ -67,11 +80,12 @@ class GatewayClient:
         try:
             response = self._http.post("/messages", json=message, headers={"Idempotency-Key": idempotency_key})
         except httpx.TransportError as exc:  # includes timeouts
-            raise GatewayUnavailable(f"gateway not reachable: {type(exc).__name__}") from exc
+            raise GatewayUnreachable(f"gateway not reachable: {type(exc).__name__}") from exc
         if response.status_code >= 500:
-            raise GatewayUnavailable(f"gateway answered {response.status_code}")
+            raise GatewayUnavailable(f"gateway answered {response.status_code}", response.status_code)
         if response.status_code >= 400:
-            raise GatewayRefused(f"gateway refused the message: {response.status_code} {response.text[:200]}")
+            raise GatewayRefused(f"gateway refused the message: {response.status_code} {response.text[:200]}",
+                                 response.status_code)
         return response.json()
 
     def close(self) -> None:

@@ -3,7 +3,8 @@
 It stands in for the mail house, the e-mail service and the payment system: it
 accepts POST /messages with a bearer token and an Idempotency-Key, stores each key
 once (a repeat gets the first answer back, `"duplicate": true`), and lists what it
-received at GET /messages. Messages are appended to a JSON-lines file when a path
+received at GET /messages. Like a mail service it refuses (422) an e-mail message without
+an address. Messages are appended to a JSON-lines file when a path
 is given, so what was "sent" survives restarts and can be inspected.
 
     python -m inburgering.gateway.server --port 8025 --token dev-token --store var/gateway.jsonl
@@ -38,6 +39,9 @@ class GatewayState:
                 return 503, {"error": "temporarily unavailable"}
             if key in self.messages:
                 return 200, {"id": self.messages[key]["id"], "duplicate": True}
+            to = message.get("to")
+            if message.get("channel") == "email" and isinstance(to, dict) and not to.get("email"):
+                return 422, {"error": "an e-mail message needs an address (to.email)"}
             record = {"id": len(self.messages) + 1, "idempotency_key": key, "message": message}
             self.messages[key] = record
             if self.store:
@@ -106,12 +110,21 @@ class LocalGateway:
         host, port = self.server.server_address[:2]
         return f"http://{host}:{port}"
 
+    @property
+    def port(self) -> int:
+        return self.server.server_address[1]
+
     def __enter__(self) -> LocalGateway:
         self.thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
+        self.stop()
+
+    def stop(self) -> None:
+        """Stop answering (the port is closed): as a gateway that is down. Safe to call twice."""
+        if self.thread.is_alive():
+            self.server.shutdown()
         self.server.server_close()
 
 

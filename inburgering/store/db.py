@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from inburgering import config
 from inburgering.domain.policy import Policy, PolicyEntry, load_default_policy, parse_value
+from inburgering.store.migrations.guard import DowngradeRefused
 from inburgering.store.models import PolicyValue
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -30,12 +31,28 @@ def _json_text(value: object) -> str:
 # pydantic-core: about 3.5x faster than the json module, which was a visible part of
 # every stored transition. Same JSON, without the spaces.
 _JSON_CODEC = {"json_serializer": _json_text, "json_deserializer": pydantic_core.from_json}
+# A failed statement's error text would otherwise carry its parameters (a BSN among them) into
+# tracebacks, logs and Prefect.
+_ENGINE_OPTIONS = {**_JSON_CODEC, "hide_parameters": True}
 
 
-def make_engine(url: str | None = None) -> Engine:
+def make_engine(url: str | None = None, *, readonly: bool = False, **options) -> Engine:
+    """The engine of a case file; `options` go to create_engine (e.g. a pool size).
+
+    On SQLite every transaction of a writing engine begins with BEGIN IMMEDIATE: one writer
+    at a time, and what a writer reads (the inbox, due deadlines) is read under its write
+    lock, so two workers never apply the same row (architecture.md §9). A `readonly` engine
+    begins deferred: readers never wait for writers (WAL)."""
     url = url or config.database_url()
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30}, **_JSON_CODEC)
+        # isolation_level None: pysqlite leaves BEGIN to us (it would otherwise begin only
+        # before the first write, after the reads that decide what to write).
+        engine = create_engine(url, connect_args={"timeout": 30, "isolation_level": None}, **_ENGINE_OPTIONS,
+                               **options)
+
+        @event.listens_for(engine, "begin")
+        def _begin(connection):  # noqa: ANN001
+            connection.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):  # noqa: ANN001
@@ -49,7 +66,7 @@ def make_engine(url: str | None = None) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, **_JSON_CODEC)
+    return create_engine(url, pool_pre_ping=True, **_ENGINE_OPTIONS, **options)
 
 
 def alembic_config(engine: Engine, connection: Connection | None = None) -> Config:
@@ -60,10 +77,6 @@ def alembic_config(engine: Engine, connection: Connection | None = None) -> Conf
     return cfg
 
 
-class DowngradeRefused(RuntimeError):
-    """A downgrade would drop data the older schema cannot hold; nothing was changed."""
-
-
 # PostgreSQL advisory lock held while the schema is migrated (any constant: ours is "inburgering").
 _MIGRATION_LOCK = 0x696E62757267
 
@@ -72,15 +85,12 @@ _MIGRATION_LOCK = 0x696E62757267
 def _migration_lock(engine: Engine) -> Iterator[Connection]:
     """One transaction that holds the case file's migration lock: a second process waits, then
     finds the work done. Everything in it (every migration step) commits or rolls back together."""
-    with engine.connect() as connection:
+    # On SQLite the engine begins every transaction with BEGIN IMMEDIATE (make_engine): the
+    # write lock is the migration lock, and the DDL is part of the transaction.
+    with engine.connect() as connection, connection.begin():
         if engine.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
-        elif engine.dialect.name == "sqlite":
-            # pysqlite would begin only at the first write, after alembic read the version, and
-            # would run the DDL before it outside any transaction
-            connection.exec_driver_sql("BEGIN EXCLUSIVE")
         yield connection
-        connection.commit()
 
 
 def migrate(engine: Engine) -> None:
@@ -165,11 +175,27 @@ class CaseFile:
         if create:
             migrate(self.engine)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._reader: Engine | None = None
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
+        """A transaction that may write (on SQLite: the one writer of the moment)."""
         with self.sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A transaction that only reads (boards, answers to senders): it never waits for a writer."""
+        if self.engine.dialect.name != "sqlite":
+            with self.transaction() as session:
+                yield session
+            return
+        if self._reader is None:
+            self._reader = make_engine(self.engine.url.render_as_string(hide_password=False), readonly=True)
+        with Session(self._reader, expire_on_commit=False) as session, session.begin():
             yield session
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._reader is not None:
+            self._reader.dispose()

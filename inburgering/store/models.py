@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, or_
+from sqlalchemy import JSON, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, \
+    literal_column, or_
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -101,7 +102,9 @@ class ReceivedEvent(Base):
 
     __tablename__ = "received_events"
     __table_args__ = (Index("ix_received_events_status_id", "status", "id"),
-                      Index("ix_received_events_status_date_id", "status", "event_date", "id"))
+                      Index("ix_received_events_status_date_id", "status", "event_date", "id"),
+                      # a sender's id names one event of that sender (migration 0007)
+                      UniqueConstraint("source_id", "sender_event_id", name="uq_received_events_source_sender_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # Unique: the same event delivered twice is applied once. NULL on duplicate rows.
@@ -117,6 +120,26 @@ class ReceivedEvent(Base):
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
     processed_on: Mapped[dt.date | None] = mapped_column(Date)
     duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("received_events.id"))
+    # Sent through the inbound API (api.md): by which source, under the sender's own id, with a
+    # hash of its content (the same id again with other content is refused). NULL otherwise.
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id", name="fk_received_events_source_id"))
+    sender_event_id: Mapped[str | None] = mapped_column(String(200))
+    content_hash: Mapped[str | None] = mapped_column(String(80))
+
+
+class Source(Base):
+    """A system that sends events through the inbound API. Its token is kept only as a hash."""
+
+    __tablename__ = "sources"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))  # ind | brp | municipality | school | portal | exams | payments
+    school: Mapped[str | None] = mapped_column(String(500))  # a school sends for this school name only
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 of the token, hex
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Deadline(Base):
@@ -188,13 +211,54 @@ class OutboxMessage(Base):
     channel: Mapped[str] = mapped_column(String(20))  # post | email | school | payment
     payload: Mapped[dict[str, Any]] = mapped_column(JsonData, default=dict)  # for non-letter messages
     idempotency_key: Mapped[str] = mapped_column(String(80), unique=True)
-    status: Mapped[str] = mapped_column(String(12), default="pending")  # pending|sent|failed
+    # pending: to send (again); sent; failed: the gateway refused it, it waits for staff (an
+    # incident); cancelled: staff closed its incident without sending it.
+    status: Mapped[str] = mapped_column(String(12), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_on: Mapped[dt.date] = mapped_column(Date)
     sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     last_error: Mapped[str | None] = mapped_column(Text)
+    # Not before this moment (UTC): the back-off after a failed attempt. NULL: at once. (0006)
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
     letter: Mapped[Letter] = relationship(lazy="raise")
+
+
+class Incident(Base):
+    """A step that failed and waits for people, as Camunda has them: a message the gateway
+    did not take, a timer or an event that raised. One row per failure of a source row
+    (`source` names its table); at most one not closed per source row. Process owners see
+    the open ones; staff retry or close them. The summary is for people and carries case
+    ids only, never personal data. (migration 0006)"""
+
+    __tablename__ = "incidents"
+    __table_args__ = (Index("ix_incidents_state_kind", "state", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # delivery | timer | event
+    source: Mapped[str] = mapped_column(String(40))  # outbox | deadlines | received_events
+    source_id: Mapped[int] = mapped_column(Integer)
+    summary: Mapped[str] = mapped_column(Text)
+    last_error: Mapped[str | None] = mapped_column(Text)  # kept in the case file only
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    state: Mapped[str] = mapped_column(String(12), default="open")  # open | retried | closed
+    opened_on: Mapped[dt.date] = mapped_column(Date)
+    closed_on: Mapped[dt.date | None] = mapped_column(Date)
+    resolution: Mapped[str | None] = mapped_column(Text)
+
+    @property
+    def label(self) -> str:
+        return f"incident-{self.id}"
+
+
+_incidents = Incident.__table__
+# A literal, not a bound value: PostgreSQL matches ON CONFLICT ... WHERE to the partial index
+# below only when it can read the predicate (a prepared statement's parameter it cannot).
+INCIDENT_ACTIVE = _incidents.c.state != literal_column("'closed'")
+# One incident that is not closed per source row: opening one twice finds the first.
+Index("uq_incidents_active_source", _incidents.c.source, _incidents.c.source_id, unique=True,
+      sqlite_where=INCIDENT_ACTIVE, postgresql_where=INCIDENT_ACTIVE)
 
 
 class PolicyValue(Base):
@@ -208,6 +272,31 @@ class PolicyValue(Base):
     valid_from: Mapped[dt.date] = mapped_column(Date)
     value: Mapped[Any] = mapped_column(JsonData)
     note: Mapped[str | None] = mapped_column(Text)
+
+
+class HeldLetter(Base):
+    """A letter, e-mail or notice that was due while its type was on hold: kept with its case
+    and sent by the first ingest or monitor run after the release (migration 0005)."""
+
+    __tablename__ = "held_letters"
+    __table_args__ = (Index("ix_held_letters_case_state", "case_id", "state"),
+                      Index("ix_held_letters_state_type", "state", "type"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    type: Mapped[str] = mapped_column(String(60))
+    recipient: Mapped[str] = mapped_column(String(20))
+    data: Mapped[dict[str, Any]] = mapped_column(JsonData)
+    key: Mapped[str | None] = mapped_column(String(120))  # lets the process take it back
+    held_on: Mapped[dt.date] = mapped_column(Date)
+    due_by: Mapped[dt.date | None] = mapped_column(Date)  # held past this day: the overdue alert
+    overdue_alert: Mapped[str | None] = mapped_column(String(60))
+    overdue_data: Mapped[dict[str, Any] | None] = mapped_column(JsonData)
+    alerted_on: Mapped[dt.date | None] = mapped_column(Date)
+    closes_case: Mapped[bool] = mapped_column(default=False)  # the case closes once it is sent
+    state: Mapped[str] = mapped_column(String(12), default="held")  # held | sent | withdrawn
+    closed_on: Mapped[dt.date | None] = mapped_column(Date)
 
 
 class LetterHold(Base):

@@ -14,10 +14,14 @@ import sqlalchemy as sa
 from alembic import op
 
 
+class DowngradeRefused(RuntimeError):
+    """A downgrade would drop data the older schema cannot hold; nothing was changed."""
+
+
 def refuse_to_drop(revision: str, tables: Iterable[str] = (), policy_keys: Iterable[str] | None = ()) -> None:
     """In the downgrade of `revision`: raise DowngradeRefused when dropping `tables` or deleting
     the policy rows of `policy_keys` (None: every policy row) would lose data."""
-    from inburgering.store.db import DowngradeRefused, shipped_default
+    from inburgering.store.db import shipped_default
 
     connection = op.get_bind()
     problems = []

@@ -1,0 +1,1 @@
+"""The inbound API (shared/api.md): outside systems hand their events to the case file."""
