@@ -37,9 +37,9 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tab and line break
 
 def calendar_day(value: Any) -> dt.date:
     """A date as input gives it (a date, or YYYY-MM-DD text) between EARLIEST_DAY and LATEST_DAY."""
-    if isinstance(value, str) and _ISO_DAY.fullmatch(text := value.strip()):
+    if isinstance(value, str) and _ISO_DAY.fullmatch(value):  # no spaces around it either
         try:
-            value = dt.date.fromisoformat(text)
+            value = dt.date.fromisoformat(value)
         except ValueError:
             raise ValueError(f"{quote(value)} is not a real calendar date (write YYYY-MM-DD)") from None
     if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
