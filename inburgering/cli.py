@@ -14,6 +14,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from inburgering.domain.bsn import redact_bsn
+
 app = typer.Typer(help="Orchestration of Dutch civic-integration journeys (inburgering) for DUO.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
 scenario_app = typer.Typer(help="Replay scenario files through the engine.", no_args_is_help=True)
@@ -23,7 +25,21 @@ app.add_typer(letters_app, name="letters")
 incidents_app = typer.Typer(help="Incidents: steps that failed and wait for people (a message not delivered, "
                                  "a timer or event that raised). Without a command: list the open ones.")
 app.add_typer(incidents_app, name="incidents")
-err = Console(stderr=True, soft_wrap=True)
+
+
+def _console(stderr: bool = False) -> Console:
+    """Input (names, municipalities, reasons) is printed as text: never read as rich markup,
+    emoji codes or highlighting, so `[/x]` cannot crash a table and `[link=...]` is not a link."""
+    return Console(stderr=stderr, soft_wrap=stderr, markup=False, emoji=False, highlight=False)
+
+
+err = _console(stderr=True)
+
+
+def _refuse(message: str) -> typer.Exit:
+    """Print why the input is refused (any BSN in it masked); exit status 2."""
+    err.print(redact_bsn(message))
+    return typer.Exit(2)
 
 
 @scenario_app.command("run")
@@ -38,13 +54,11 @@ def scenario_run(
     from inburgering.scenario.runner import run_scenario
 
     if engine not in ("embedded", "prefect"):
-        err.print(f"--engine: {engine!r} is not an engine; use embedded or prefect")
-        raise typer.Exit(2)
+        raise _refuse(f"--engine: {engine!r} is not an engine; use embedded or prefect")
     try:
         scenario = load_scenario(file)
     except ScenarioError as exc:
-        err.print(f"{file}: {exc}", markup=False, highlight=False)
-        raise typer.Exit(2) from None
+        raise _refuse(f"{file}: {exc}") from None
     started = time.perf_counter()
     if engine == "prefect":
         from flows.replay.flow import prefect_driver
@@ -61,7 +75,7 @@ def scenario_run(
 
 
 def _print_timeline(result: dict, seconds: float, engine: str) -> None:
-    console = Console()
+    console = _console()
     table = Table(title=result["scenario"], show_lines=False)
     for column in ("date", "person", "kind", "type", "data"):
         table.add_column(column)
@@ -89,13 +103,27 @@ def up(demo: bool = typer.Option(True, help="Load and feed the example journeys.
 
 
 @app.command()
-def migrate() -> None:
+def migrate(down_to: Optional[str] = typer.Option(
+        None, "--down-to", help="Take the schema back to this revision instead; refused when that would drop "
+                                "data the older schema cannot hold.")) -> None:
     """Bring the case file's schema up to date (INBURGERING_DATABASE_URL or the SQLite default)."""
-    from inburgering import config
-    from inburgering.store.db import CaseFile
+    from alembic.util import CommandError
 
-    CaseFile().dispose()
-    Console().print(f"case file up to date: {config.database_url()}")
+    from inburgering import config
+    from inburgering.store.db import CaseFile, DowngradeRefused, downgrade, make_engine
+
+    if down_to is None:
+        CaseFile().dispose()
+        _console().print(f"case file up to date: {config.database_url()}")
+        return
+    engine = make_engine()
+    try:
+        downgrade(engine, down_to)
+    except (DowngradeRefused, CommandError) as exc:
+        raise _refuse(f"--down-to: {exc}") from None
+    finally:
+        engine.dispose()
+    _console().print(f"case file taken back to revision {down_to}")
 
 
 @app.command()
@@ -110,13 +138,7 @@ def cases(
 
     with CaseFile().transaction() as session:
         rows = board.late_cases(session, today_in_amsterdam())[1] if late else board.waiting_cases(session, process)
-    table = Table(title="late cases" if late else "waiting cases")
-    if rows:
-        for column in rows[0]:
-            table.add_column(column)
-        for row in rows:
-            table.add_row(*(str(v) for v in row.values()))
-    Console().print(table if rows else "no cases")
+    _console().print(_text_table("late cases" if late else "waiting cases", rows) if rows else "no cases")
 
 
 @app.command()
@@ -128,9 +150,8 @@ def loan(person: str = typer.Argument(..., help="The person's reference in the c
     with CaseFile().transaction() as session:
         overview = loan_overview(session, person)
     if overview is None:
-        err.print(f"person: no person {person!r} in the case file")
-        raise typer.Exit(2)
-    console = Console()
+        raise _refuse(f"person: no person {person!r} in the case file")
+    console = _console()
     summary = Table(title=f"Lening / loan — {person}")
     for column in ("geleend / borrowed", "uitbetaald / paid out", "later te betalen / promised later",
                    "over / left"):
@@ -155,7 +176,7 @@ def letters_hold(letter_type: str = typer.Argument("*", help="Letter type, or * 
 
     with CaseFile().transaction() as session:
         hold_letters(session, letter_type, from_day=today_in_amsterdam(), reason=reason)
-    Console().print(f"letters {letter_type} held from today")
+    _console().print(f"letters {letter_type} held from today")
 
 
 @letters_app.command("release")
@@ -167,7 +188,7 @@ def letters_release(letter_type: str = typer.Argument("*", help="Letter type, or
 
     with CaseFile().transaction() as session:
         n = release_letters(session, letter_type, on_day=today_in_amsterdam())
-    Console().print(f"{n} hold(s) on {letter_type} released")
+    _console().print(f"{n} hold(s) on {letter_type} released")
 
 
 @incidents_app.callback(invoke_without_command=True)
@@ -180,7 +201,7 @@ def incidents_list(ctx: typer.Context,
 
     with _staff_action() as session:
         counts, rows = board.incident_board(session), board.open_incidents(session, kind)
-    console = Console()
+    console = _console()
     if not rows:
         console.print("no open incidents")
         return
@@ -211,10 +232,10 @@ def incidents_retry(
                                   incident_id=incident, kind=kind)
         states = [(i.id, i.state) for i in retried]
     for incident_id, state in states:
-        Console().print(f"incident {incident_id}: " + ("retried: its step is queued again" if state == "retried"
+        _console().print(f"incident {incident_id}: " + ("retried: its step is queued again" if state == "retried"
                                                         else "closed: its step was already done"), markup=False)
     if not states:
-        Console().print("no open incidents to retry")
+        _console().print("no open incidents to retry")
 
 
 @incidents_app.command("close")
@@ -228,7 +249,7 @@ def incidents_close(
 
     with _staff_action() as session:
         incidents.close(session, incident, resolution, today_in_amsterdam())
-    Console().print(f"incident {incident} closed")
+    _console().print(f"incident {incident} closed")
 
 
 @contextmanager
@@ -302,7 +323,7 @@ def ingest(as_of: Optional[str] = typer.Option(None, "--as-of", help="The day to
     from inburgering.engine import service
 
     day, report = _engine_step(as_of, service.ingest)
-    Console().print(f"{day}: {report.applied} applied, {report.rejected} rejected, {report.errors} errors, "
+    _console().print(f"{day}: {report.applied} applied, {report.rejected} rejected, {report.errors} errors, "
                     f"{sum(report.journal.values())} letters/messages/payments")
     if report.errors:
         raise typer.Exit(1)
@@ -314,7 +335,7 @@ def monitor(as_of: Optional[str] = typer.Option(None, "--as-of", help="The day t
     from inburgering.engine import service
 
     day, report = _engine_step(as_of, service.run_monitor)
-    Console().print(f"{day}: {sum(report.fired.values())} deadlines fired, {sum(report.journal.values())} "
+    _console().print(f"{day}: {sum(report.fired.values())} deadlines fired, {sum(report.journal.values())} "
                     f"letters/messages/payments, {len(report.alerts)} alerts")
 
 
@@ -358,7 +379,7 @@ def sources_list() -> None:
         table.add_column(column)
     for s in rows:
         table.add_row(s.name, s.kind, s.school or "", _minute(s.last_sent_at) or "never", _minute(s.revoked_at))
-    Console().print(table if rows else "no sources")
+    _console().print(table if rows else "no sources")
 
 
 def _minute(moment) -> str:  # noqa: ANN001
@@ -380,7 +401,7 @@ def sources_revoke(name: str = typer.Argument(..., help="The source's name.")) -
     except InputError as exc:
         err.print(str(exc), markup=False, highlight=False)
         raise typer.Exit(2) from None
-    Console().print(f"source {name} revoked: its token is refused from now on")
+    _console().print(f"source {name} revoked: its token is refused from now on")
 
 
 @app.command()

@@ -57,12 +57,17 @@ def read_board(as_of: dt.date) -> dict:
 @task(name="record-staff-event")
 def record_event(case_id: int, event: dict, *, source: str, received_on: dt.date) -> dict:
     """Receive an event given by staff for a case. The person is found from the case:
-    no personal data travels through Prefect."""
+    no personal data travels through Prefect. An event dated after `received_on` (today)
+    is refused before anything is stored: it has not happened yet."""
     with case_file().transaction() as session:
         case = session.get(Case, case_id)
         if case is None:
             raise InputError(f"case: there is no case-{case_id}")
         ref = session.scalar(select(Person.ref).where(Person.id == case.person_id))
+        checked = service.validate_event({**event, "person": ref})
+        if checked.date > received_on:
+            raise InputError(f"date: {checked.date} is after today ({received_on}); record an event on or after "
+                             "the day it happened")
         row = service.receive(session, {**event, "person": ref}, source=source, received_on=received_on)
         return {"received": row.id, "status": row.status, "reason": row.reason}
 
@@ -83,7 +88,7 @@ def apply_staff_event(case_id: int, event: dict, *, source: str) -> dict:
         ingest_pending(today)
         received = event_outcome(received["received"])
     if received["status"] != "applied":
-        raise ValueError(f"not applied: {received['reason']}")
+        raise InputError(f"not applied ({received['status']}): {received['reason'] or 'no reason was recorded'}")
     return received
 
 

@@ -20,13 +20,14 @@ from prefect.exceptions import Pause
 from prefect.flow_engine import run_flow
 from prefect.flow_runs import resume_flow_run
 from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from flows.casewait.flow import case_wait
 from flows.monitor.flow import deadline_monitor
 from flows.staff.flow import PaperEvent, record_paper_event
 from inburgering.engine import service
-from inburgering.store.models import Case, JournalEntry
+from inburgering.domain.calendar import today_in_amsterdam
+from inburgering.store.models import Case, JournalEntry, ReceivedEvent
 from tests.scenario_helpers import entries, replay
 
 pytestmark = [pytest.mark.prefect, pytest.mark.usefixtures("prefect_server")]
@@ -108,6 +109,14 @@ def test_waiting_case_is_a_suspended_run_answered_through_its_form(flows_databas
     # A form without the municipality is refused and the run stays suspended
     with pytest.raises(Exception, match="municipality"):
         resume_flow_run(flow_run.id, run_input={"prerequisite": "municipality_registered", "date": "2026-11-23"})
+    # ... and so are a blank municipality and an absurd date, by the server's schema check
+    for blank in ("", "   "):
+        with pytest.raises(Exception, match="municipality"):
+            resume_flow_run(flow_run.id, run_input={"prerequisite": "municipality_registered", "date": "2026-11-23",
+                                                    "municipality": blank})
+    with pytest.raises(Exception, match="date"):
+        resume_flow_run(flow_run.id, run_input={"prerequisite": "municipality_registered", "date": "2200-11-23",
+                                                "municipality": "Utrecht"})
     resume_flow_run(flow_run.id, run_input={"prerequisite": "municipality_registered", "date": "2026-11-23",
                                             "municipality": "Utrecht"})
     with get_client(sync_client=True) as client:  # the resumed run, as a worker would read it
@@ -136,6 +145,29 @@ def test_staff_record_a_paper_event_and_a_refused_one_names_the_problem(flows_da
     with pytest.raises(Exception, match="BSN was already registered on"):
         record_paper_event(case_id, PaperEvent(type="bsn_registered", date=today - dt.timedelta(days=1)))
     assert BSN not in _prefect_contents()
+
+
+def test_a_paper_event_dated_after_today_or_blank_is_refused_before_anything_is_stored(flows_database):
+    today = today_in_amsterdam()
+    case_id = _person_waiting_for_brp(flows_database, today)
+
+    def received() -> int:
+        with flows_database.transaction() as session:
+            return session.scalar(select(func.count(ReceivedEvent.id)))
+
+    before = received()
+    for day in (today + dt.timedelta(days=1), dt.date(2099, 1, 1)):
+        with pytest.raises(Exception, match=f"date: {day} is after today") as refused:
+            record_paper_event(case_id, PaperEvent(type="municipality_registered", date=day,
+                                                   fields={"municipality": "Utrecht"}))
+        assert "None" not in str(refused.value)
+    with pytest.raises(Exception, match="municipality: is blank"):
+        record_paper_event(case_id, PaperEvent(type="municipality_registered", date=today,
+                                               fields={"municipality": "   "}))
+    assert received() == before  # nothing stored, nothing left pending to apply in 2099
+    outcome = record_paper_event(case_id, PaperEvent(type="municipality_registered", date=today,
+                                                     fields={"municipality": "Utrecht"}))
+    assert outcome["status"] == "applied"
 
 
 def test_monitor_publishes_what_it_did_and_what_is_late(flows_database):

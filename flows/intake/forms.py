@@ -1,29 +1,20 @@
 from __future__ import annotations
 
-import datetime as dt
 from typing import Literal
 
-from prefect.input import RunInput
-from pydantic import model_validator
-
-from flows.form_rules import required_when, schema_rules
+from flows.form_rules import StaffForm, required_when, schema_rules
+from inburgering.domain.events import Day, Text
 
 
-class IntakeInput(RunInput):
+class IntakeInput(StaffForm):
     """A prerequisite for the start letter that arrived on paper."""
 
     model_config = schema_rules(required_when("prerequisite", "municipality_registered", "municipality"))
 
     prerequisite: Literal["residence_permit_granted", "bsn_registered", "municipality_registered"]
-    date: dt.date
-    municipality: str | None = None
-    obligation_start: dt.date | None = None
-
-    @model_validator(mode="after")
-    def _municipality_for_registration(self) -> IntakeInput:
-        if self.prerequisite == "municipality_registered" and not self.municipality:
-            raise ValueError("a municipal registration needs the municipality")
-        return self
+    date: Day
+    municipality: Text | None = None
+    obligation_start: Day | None = None
 
     def to_event(self) -> dict:
         event = {"type": self.prerequisite, "date": self.date.isoformat()}

@@ -1,33 +1,22 @@
 from __future__ import annotations
 
-import datetime as dt
 from typing import Literal
 
-from prefect.input import RunInput
-from pydantic import model_validator
-
-from flows.form_rules import required_when, schema_rules
+from flows.form_rules import StaffForm, required_when, schema_rules
+from inburgering.domain.events import Day, Text
 
 
-class InvoicingInput(RunInput):
+class InvoicingInput(StaffForm):
     """The person's answer to an invoice, received by post."""
 
     model_config = schema_rules(required_when("decision", "refuse", "reason"),
                                 required_when("reason", "other", "reason_text"))
 
-    invoice_number: str
+    invoice_number: Text
     decision: Literal["accept", "refuse"]
-    date: dt.date
+    date: Day
     reason: Literal["amount_wrong", "number_wrong", "incomplete", "other"] | None = None
-    reason_text: str | None = None
-
-    @model_validator(mode="after")
-    def _refusal_needs_reason(self) -> InvoicingInput:
-        if self.decision == "refuse" and self.reason is None:
-            raise ValueError("a refusal needs a reason")
-        if self.reason == "other" and not (self.reason_text or "").strip():
-            raise ValueError("reason 'other' needs a reason_text")
-        return self
+    reason_text: Text | None = None
 
     def to_event(self) -> dict:
         event = {"date": self.date.isoformat(), "invoice_number": self.invoice_number}

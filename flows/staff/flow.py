@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any, Literal
 
 from prefect import flow, get_run_logger
@@ -10,7 +9,7 @@ from prefect.runtime import flow_run
 from pydantic import BaseModel, Field
 
 from inburgering.domain.calendar import today_in_amsterdam
-from inburgering.domain.events import EVENT_TYPES
+from inburgering.domain.events import EVENT_TYPES, Day
 from flows.dispatch.flow import dispatch_letters
 from inburgering.engine.incidents import KINDS
 from tasks import incidents as incident_tasks
@@ -25,7 +24,7 @@ class PaperEvent(BaseModel):
     (see the scenario contract), e.g. {"municipality": "Utrecht"}."""
 
     type: EventType  # type: ignore[valid-type]
-    date: dt.date
+    date: Day  # on or before today: checked when it is recorded
     fields: dict[str, Any] = Field(default_factory=dict)
 
 

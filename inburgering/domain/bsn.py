@@ -6,6 +6,8 @@ repeat it; they say which field is wrong and why.
 
 from __future__ import annotations
 
+import re
+
 from stdnum.exceptions import ValidationError
 from stdnum.nl import bsn as _bsn
 
@@ -20,3 +22,62 @@ def validate_bsn(value: str) -> str:
         if digits != 9 and not (digits == 8 and text.strip().isdigit()):
             raise ValueError(f"a BSN has 9 digits; this one has {digits}") from exc
         raise ValueError("this BSN fails the eleven-test (elfproef): check for a typing error") from exc
+
+
+# A number as people write a BSN: 8 digits (its leading zero dropped), 9 or more digits in a
+# row (any nine of them may be one), or 9 digits grouped 3-3-3 or 4-2-3 with dots or spaces.
+# Dashes are left out: 2021-02-03 is a date.
+_WRITTEN = re.compile(r"(?<!\d)(?:\d{8,}|\d{3}([. ])\d{3}\1\d{3}|\d{4}([. ])\d{2}\2\d{3})(?!\d)")
+BSN_REMOVED = "[number removed: it may be a BSN]"
+
+
+def _bsns(written: str) -> list[str]:
+    digits = written.replace(".", "").replace(" ", "")
+    if len(digits) == 8:
+        return [_bsn.compact(digits)] if _bsn.is_valid(digits) else []
+    return [digits[i:i + 9] for i in range(len(digits) - 8) if _bsn.is_valid(digits[i:i + 9])]
+
+
+def bsns_in(text: str) -> set[str]:
+    """The BSNs written in a text (numbers that pass the eleven-test), in compact form."""
+    return {bsn for m in _WRITTEN.finditer(text) for bsn in _bsns(m.group())}
+
+
+def contains_bsn(text: str) -> bool:
+    return any(_bsns(m.group()) for m in _WRITTEN.finditer(text))
+
+
+def redact_bsn(text: str) -> str:
+    """`text` with every number that holds one passing the eleven-test replaced by BSN_REMOVED."""
+    return _WRITTEN.sub(lambda m: BSN_REMOVED if _bsns(m.group()) else m.group(), text)
+
+
+def looks_like_bsn(value: str) -> bool:
+    """Whether `value` is a number that passes the eleven-test: what a BSN looks like."""
+    return value.isdigit() and len(value) in (8, 9) and _bsn.is_valid(value)
+
+
+def quote(value: object, limit: int = 60) -> str:
+    """An input value as an error message quotes it: short, and never a BSN."""
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, (list, tuple, set)):
+        return "a list"
+    if value is None:
+        return "an empty value"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int) and value.bit_length() > 200:
+        return "a number of more than 60 digits"
+    if isinstance(value, bytes):
+        return "binary data"
+    # dates and amounts as people write them, not as Python's repr
+    text = redact_bsn(repr(value) if isinstance(value, (str, int, float)) else str(value))
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+class ConcealedError(ValueError):
+    """An error whose message never holds a BSN, whatever input it quotes."""
+
+    def __init__(self, message: object = "") -> None:
+        super().__init__(redact_bsn(str(message)))

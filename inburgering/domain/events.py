@@ -7,28 +7,99 @@ and `person` (a reference to a person in the case file, never a BSN).
 from __future__ import annotations
 
 import datetime as dt
+import math
+import re
 from decimal import Decimal
-from typing import Annotated, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, field_validator,
+                      model_validator)
 
+from inburgering.domain.bsn import quote
 from inburgering.domain.money import money
 
-Money = Annotated[Decimal, BeforeValidator(money)]
+Money = Annotated[Decimal, BeforeValidator(money)]  # a negative amount is the processes' to reject
 ExamPart = Literal["lezen", "luisteren", "schrijven", "spreken", "knm", "ona"]
-Text = Annotated[str, Field(min_length=1, max_length=500)]
+BLANK = "is blank: fill it in, or leave the field out if it is optional"
+NOT_BLANK = r"\S"  # a JSON-schema pattern (found anywhere in the text): at least one character that is not a space
+Text = Annotated[str, Field(min_length=1, max_length=500, pattern=NOT_BLANK)]
+
+# The dates the system takes, in events, forms, scenario files and policy: wide enough for
+# anyone's birth and any obligation, narrow enough that every term and deadline computed
+# from them stays a real date (Python's dates end in 9999).
+EARLIEST_DAY = dt.date(1900, 1, 1)
+LATEST_DAY = dt.date(2100, 12, 31)
+# No count in an event (hours, courses, attempts) comes near this.
+MAX_NUMBER = 1_000_000
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tab and line breaks are text
 
 
-class Event(BaseModel):
+def calendar_day(value: Any) -> dt.date:
+    """A date as input gives it (a date, or YYYY-MM-DD text) between EARLIEST_DAY and LATEST_DAY."""
+    if isinstance(value, str) and _ISO_DAY.fullmatch(value):  # no spaces around it either
+        try:
+            value = dt.date.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"{quote(value)} is not a real calendar date (write YYYY-MM-DD)") from None
+    if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
+        raise ValueError(f"{quote(value)} is not a date (write YYYY-MM-DD)")
+    if not EARLIEST_DAY <= value <= LATEST_DAY:
+        raise ValueError(f"{value} is outside the dates this system takes ({EARLIEST_DAY} .. {LATEST_DAY})")
+    return value
+
+
+def _day_pattern() -> str:
+    """The real calendar dates EARLIEST_DAY .. LATEST_DAY (1900 .. 2100) as a regular expression,
+    for JSON schemas: a form's schema refuses what calendar_day refuses."""
+    assert (EARLIEST_DAY, LATEST_DAY) == (dt.date(1900, 1, 1), dt.date(2100, 12, 31))
+    month_day = (r"(?:0[13578]|1[02])-(?:0[1-9]|[12]\d|3[01])|(?:0[469]|11)-(?:0[1-9]|[12]\d|30)"
+                 r"|02-(?:0[1-9]|1\d|2[0-8])")
+    leap = r"(?:19|20)(?:0[48]|[2468][048]|[13579][26])|2000"  # 1900 and 2100 are not leap years
+    return rf"^(?:(?:(?:19|20)\d\d|2100)-(?:{month_day})|(?:{leap})-02-29)$"
+
+
+DAY_PATTERN = _day_pattern()
+# A date field of an input: YYYY-MM-DD text or a date, never a number (pydantic would read
+# 1583020800 as a timestamp); its JSON schema holds DAY_PATTERN.
+Day = Annotated[dt.date, BeforeValidator(calendar_day), Field(json_schema_extra={"pattern": DAY_PATTERN})]
+
+
+class Checked(BaseModel):
+    """Input whose every field is checked after its own type: dates within EARLIEST_DAY ..
+    LATEST_DAY, text not blank, numbers finite and within MAX_NUMBER. Fields added later
+    get the same checks (declare dates as Day to refuse numbers too)."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _sane(cls, value: Any) -> Any:
+        kind = type(value)  # by exact type: this runs for every field of every event
+        if kind is str:
+            if not value.strip():
+                raise ValueError(BLANK)
+            if control := _CONTROL.search(value):
+                raise ValueError(f"holds a control character (U+{ord(control.group()):04X}); remove it")
+        elif kind is dt.date:
+            if not EARLIEST_DAY <= value <= LATEST_DAY:
+                calendar_day(value)  # raises, saying why
+        elif kind is int or kind is float:
+            if kind is float and not math.isfinite(value):
+                raise ValueError(f"{quote(value)} is not a number")
+            if abs(value) > MAX_NUMBER:
+                raise ValueError(f"{quote(value)} is too large (at most {MAX_NUMBER})")
+        return value
+
+
+class Event(Checked):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    date: dt.date
+    date: Day
     person: Text
 
 
 class ResidencePermitGranted(Event):
     type: Literal["residence_permit_granted"]
-    obligation_start: dt.date | None = None
+    obligation_start: Day | None = None
     voluntary: bool = False
 
 
@@ -55,7 +126,7 @@ class ExamRegistered(Event):
     type: Literal["exam_registered"]
     part: ExamPart
     channel: Literal["online", "school", "form"]
-    exam_date: dt.date
+    exam_date: Day
     location: Text
 
 
@@ -67,7 +138,7 @@ class ExamFeePaid(Event):
 class ExamRescheduled(Event):
     type: Literal["exam_rescheduled"]
     part: ExamPart
-    exam_date: dt.date
+    exam_date: Day
     location: Text
 
 
@@ -89,9 +160,9 @@ class InvoiceSubmitted(Event):
     contract_number: Text
     course_type: Text
     description: Text
-    invoice_date: dt.date
-    period_from: dt.date
-    period_to: dt.date
+    invoice_date: Day
+    period_from: Day
+    period_to: Day
     courses: int = Field(ge=0)
     course_fee: Money
     materials_fee: Money
@@ -108,7 +179,7 @@ class InvoiceRefused(Event):
     type: Literal["invoice_refused"]
     invoice_number: Text
     reason: Literal["amount_wrong", "number_wrong", "incomplete", "other"]
-    reason_text: str | None = None
+    reason_text: Text | None = None
 
     @model_validator(mode="after")
     def _other_needs_text(self) -> InvoiceRefused:
@@ -117,13 +188,13 @@ class InvoiceRefused(Event):
         return self
 
 
-class AttemptCount(BaseModel):
+class AttemptCount(Checked):
     model_config = ConfigDict(extra="forbid", frozen=True)
     integration: int = Field(default=0, ge=0)
     nt2: int = Field(default=0, ge=0)
 
 
-class Hours(BaseModel):
+class Hours(Checked):
     model_config = ConfigDict(extra="forbid", frozen=True)
     integration: int = Field(default=0, ge=0)
     nt2: int = Field(default=0, ge=0)
@@ -156,13 +227,13 @@ class StaffDecision(Event):
     type: Literal["staff_decision"]
     case: Literal["agi", "extension"]
     decision: Literal["granted", "refused"]
-    reason: str | None = None
+    reason: Text | None = None
 
 
 class ExtensionRequested(Event):
     type: Literal["extension_requested"]
     ground: Literal["effort", "birth", "death", "alfa", "illness"]
-    evidence_date: dt.date
+    evidence_date: Day
 
 
 class CourseHoursReported(Event):
@@ -172,8 +243,8 @@ class CourseHoursReported(Event):
     school: Text
     hours: int = Field(ge=0, le=10_000)
     listed: bool
-    period_from: dt.date
-    period_to: dt.date
+    period_from: Day
+    period_to: Day
 
     @model_validator(mode="after")
     def _period_in_order(self) -> CourseHoursReported:

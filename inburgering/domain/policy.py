@@ -8,6 +8,8 @@ change for everyone). Overrides, as in a scenario file, replace a key for all da
 from __future__ import annotations
 
 import datetime as dt
+import math
+import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -16,78 +18,102 @@ from typing import Any, get_args
 
 import yaml
 
-from inburgering.domain.events import ExamPart
+from inburgering.domain.bsn import ConcealedError, quote
+from inburgering.domain.events import ExamPart, calendar_day
 from inburgering.domain.money import money
 
-# How each key's value is read; a key not listed here is unknown.
+# How each key's value is read and what it may be; a key not listed here is unknown.
+# A new key is one line: a parser below with its bounds (days, amounts, years, ...).
 _PARSERS: dict[str, Any] = {
-    "start_letter_max_days": int,
-    "wi2013_term_years": float,
-    "wi2021_term_years": float,
-    "wi2013_ona_required_from": lambda v: v if isinstance(v, dt.date) else dt.date.fromisoformat(str(v)),
-    "wi2013_pvt_required_from": lambda v: v if isinstance(v, dt.date) else dt.date.fromisoformat(str(v)),
-    "invoice_quarter_cap": money,
-    "invoice_cap_schools_added_up_from": lambda v: v if isinstance(v, dt.date) else dt.date.fromisoformat(str(v)),
-    "invoice_after_obligation_months": int,
-    "loan_maximum": money,
-    "repayment_start_months": int,
+    "start_letter_max_days": lambda v: _whole(v, 1, 3650, "day"),
+    "wi2013_term_years": lambda v: _years(v),
+    "wi2021_term_years": lambda v: _years(v),
+    "wi2013_ona_required_from": calendar_day,
+    "wi2013_pvt_required_from": calendar_day,
+    "invoice_quarter_cap": lambda v: _amount(v),
+    "invoice_cap_schools_added_up_from": calendar_day,
+    "invoice_after_obligation_months": lambda v: _whole(v, 0, 120, "month"),
+    "loan_maximum": lambda v: _amount(v),
+    "repayment_start_months": lambda v: _whole(v, 0, 120, "month"),
     "invoice_excess": lambda v: _choice(v, ("defer", "refuse")),
-    "invoice_reminder_after_days": int,
-    "invoice_waiting_long_after_days": int,
-    "invoice_reminders_max": int,
+    "invoice_reminder_after_days": lambda v: _whole(v, 1, 3650, "day"),
+    "invoice_waiting_long_after_days": lambda v: _whole(v, 1, 3650, "day"),
+    "invoice_reminders_max": lambda v: _whole(v, 0, 100, "reminder"),
     "invoice_school_register": lambda v: _name_list(v),
-    "exam_fee": money,
-    "exam_fee_ona": money,
-    "exam_invitation_days_online": int,
-    "exam_invitation_days_school": int,
-    "exam_form_invitation_working_days": int,
-    "exam_form_invitation_max_days": int,
-    "exam_registration_min_days": int,
+    "exam_fee": lambda v: _amount(v),
+    "exam_fee_ona": lambda v: _amount(v),
+    "exam_invitation_days_online": lambda v: _whole(v, 1, 365, "day"),
+    "exam_invitation_days_school": lambda v: _whole(v, 1, 365, "day"),
+    "exam_form_invitation_working_days": lambda v: _whole(v, 1, 250, "working day"),
+    "exam_form_invitation_max_days": lambda v: _whole(v, 0, 365, "day"),
+    "exam_registration_min_days": lambda v: _whole(v, 0, 365, "day"),
     "exam_registration_short_notice": lambda v: _choice(v, ("accept", "reject")),
-    "aow_age_months": int,
-    "alfa_test_fee": money,
-    "alfa_test_invoice_reminder_after_days": int,
+    "aow_age_months": lambda v: _whole(v, 600, 960, "month"),  # 50 to 80 years
+    "alfa_test_fee": lambda v: _amount(v),
+    "alfa_test_invoice_reminder_after_days": lambda v: _whole(v, 1, 3650, "day"),
     "agi_staff_review": lambda v: _boolean(v),
-    "agi_decision_weeks": int,
-    "agi_min_term_years": float,
-    "agi_min_hours": int,
-    "agi_min_integration_hours_for_alfa": int,
-    "agi_min_alfa_hours": int,
-    "agi_advice_min_alfa_hours": int,
-    "agi_min_attempts": int,
-    "agi_max_nt2_attempts_per_part": int,
+    "agi_decision_weeks": lambda v: _whole(v, 1, 520, "week"),
+    "agi_min_term_years": lambda v: _years(v, zero=True),
+    "agi_min_hours": lambda v: _whole(v, 0, 100_000, "hour"),
+    "agi_min_integration_hours_for_alfa": lambda v: _whole(v, 0, 100_000, "hour"),
+    "agi_min_alfa_hours": lambda v: _whole(v, 0, 100_000, "hour"),
+    "agi_advice_min_alfa_hours": lambda v: _whole(v, 0, 100_000, "hour"),
+    "agi_min_attempts": lambda v: _whole(v, 0, 100, "attempt"),
+    "agi_max_nt2_attempts_per_part": lambda v: _whole(v, 0, 100, "attempt"),
     "agi_attempt_parts": lambda v: _parts(v),
-    "delivery_incident_after_attempts": lambda v: _at_least(1, v),
+    "delivery_incident_after_attempts": lambda v: _whole(v, 1, 1000, "attempt"),
     "term_reminder_months": lambda v: _months_list(v),
-    "fine_response_days": lambda v: _at_least(1, v),
-    "term_follow_up_years": float,
-    "term_fine_cycles": lambda v: _at_least(1, v),
+    "fine_response_days": lambda v: _whole(v, 1, 365, "day"),
+    "term_follow_up_years": lambda v: _years(v),
+    "term_fine_cycles": lambda v: _whole(v, 1, 10, "cycle"),
     "fine_wi2013": lambda v: _fine_table(v),
     "fine_wi2021": lambda v: _fine_table(v),
     "extension_staff_review": lambda v: _boolean(v),
-    "extension_decision_weeks": lambda v: _at_least(1, v),
-    "extension_min_term_years": float,
-    "extension_effort_years": float,
-    "extension_effort_min_hours": lambda v: _at_least(0, v),
-    "extension_effort_min_attempts": lambda v: _at_least(1, v),
-    "extension_birth_weeks": lambda v: _at_least(1, v),
-    "extension_death_months": lambda v: _at_least(1, v),
-    "extension_alfa_years": float,
-    "extension_illness_months": lambda v: _at_least(1, v),
-    "extension_illness_min_months": lambda v: _at_least(0, v),
+    "extension_decision_weeks": lambda v: _whole(v, 1, 520, "week"),
+    "extension_min_term_years": lambda v: _years(v, zero=True),
+    "extension_effort_years": lambda v: _years(v),
+    "extension_effort_min_hours": lambda v: _whole(v, 0, 100_000, "hour"),
+    "extension_effort_min_attempts": lambda v: _whole(v, 1, 100, "attempt"),
+    "extension_birth_weeks": lambda v: _whole(v, 1, 520, "week"),
+    "extension_death_months": lambda v: _whole(v, 1, 120, "month"),
+    "extension_alfa_years": lambda v: _years(v),
+    "extension_illness_months": lambda v: _whole(v, 1, 120, "month"),
+    "extension_illness_min_months": lambda v: _whole(v, 0, 120, "month"),
 }
 
 
-def _at_least(minimum: int, value: Any) -> int:
+def _whole(value: Any, low: int, high: int, unit: str) -> int:
+    """A whole number of `unit`s from `low` to `high` (an interval of 0 days would repeat at once)."""
+    if isinstance(value, str) and re.fullmatch(r"[+-]?\d{1,12}", value.strip()):
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"must be a whole number of {unit}s")
+    if not low <= value <= high:
+        bound = f"at least {low}" if value < low else f"at most {high}"
+        raise ValueError(f"must be {bound} {unit}{'' if (low if value < low else high) == 1 else 's'}")
+    return value
+
+
+def _years(value: Any, *, zero: bool = False, most: float = 20) -> float:
+    """A number of years, more than 0 (or 0 too when `zero`), at most `most`."""
     try:
-        if isinstance(value, bool) or not isinstance(value, (int, str)):
-            raise ValueError
-        number = int(value)
-    except ValueError:
-        raise ValueError("must be a whole number") from None
-    if number < minimum:
-        raise ValueError(f"must be at least {minimum}")
-    return number
+        years = float(value) if not isinstance(value, bool) else math.nan
+    except (TypeError, ValueError):
+        years = math.nan
+    if not math.isfinite(years):
+        raise ValueError("is not a number of years")
+    if years < 0 or (years == 0 and not zero):
+        raise ValueError(f"must be {'at least 0' if zero else 'more than 0'} years")
+    if years > most:
+        raise ValueError(f"must be at most {most:g} years")
+    return years
+
+
+def _amount(value: Any, low: Decimal = Decimal("0.00")) -> Decimal:
+    amount = money(value)
+    if amount < low:
+        raise ValueError(f"must be at least {low}")
+    return amount
 
 
 def _parts(value: Any) -> str:
@@ -104,12 +130,10 @@ def _parts(value: Any) -> str:
 def _months_list(value: Any) -> str:
     """A list of months before a day (e.g. [12, 3]), kept as "12,3" text, largest first."""
     items = value if isinstance(value, (list, tuple)) else str(value).split(",")
-    try:
-        months = sorted({int(str(m).strip()) for m in items if str(m).strip()}, reverse=True)
-    except ValueError:
-        raise ValueError("must be a list of whole numbers of months, e.g. [12, 3]") from None
-    if not months or any(not 1 <= m <= 60 for m in months):
-        raise ValueError("must list between 1 and 60 months, e.g. [12, 3]")
+    months = sorted({_whole(m.strip() if isinstance(m, str) else m, 1, 60, "month") for m in items
+                     if str(m).strip()}, reverse=True)
+    if not months:
+        raise ValueError("must list months before the end, e.g. [12, 3]")
     return ",".join(str(m) for m in months)
 
 
@@ -117,11 +141,9 @@ def _fine_table(value: Any) -> str:
     """The fine table (domain.md §7): three rows by hours (< 150, 150-299, >= 300), each three
     amounts (not every part taken, every part once, every failed part twice); kept as text."""
     rows = value if isinstance(value, (list, tuple)) else [r.split(",") for r in str(value).split(";")]
-    cells = [[money(c.strip() if isinstance(c, str) else c) for c in row] for row in rows]
-    if len(cells) != 3 or any(len(row) != 3 for row in cells):
+    if len(rows) != 3 or any(not isinstance(row, (list, tuple)) or len(row) != 3 for row in rows):
         raise ValueError("must be three rows (hours < 150, 150-299, >= 300) of three amounts each")
-    if any(c < 0 for row in cells for c in row):
-        raise ValueError("a fine cannot be negative")
+    cells = [[_amount(c.strip() if isinstance(c, str) else c) for c in row] for row in rows]
     return ";".join(",".join(f"{c:.2f}" for c in row) for row in cells)
 
 
@@ -152,17 +174,17 @@ def _boolean(value: Any) -> bool:
     raise ValueError("must be true or false")
 
 
-class PolicyError(ValueError):
-    pass
+class PolicyError(ConcealedError):
+    """A policy key or value that cannot be taken; the message names the key."""
 
 
 def parse_value(key: str, value: Any) -> Any:
-    if key not in _PARSERS:
-        raise PolicyError(f"unknown policy key {key!r}; known keys: {', '.join(sorted(_PARSERS))}")
+    if not isinstance(key, str) or key not in _PARSERS:
+        raise PolicyError(f"unknown policy key {quote(key)}; known keys: {', '.join(sorted(_PARSERS))}")
     try:
         return _PARSERS[key](value)
     except (ValueError, TypeError) as exc:
-        raise PolicyError(f"policy {key}: {value!r} is not valid: {exc}") from None
+        raise PolicyError(f"policy {key}: {quote(value)} is not valid: {exc}") from None
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Table, Text, bindparam, cast, func, insert, o
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from inburgering.domain.bsn import redact_bsn
 from inburgering.domain.events import Event
 from inburgering.domain.policy import Policy
 from inburgering.domain.process import (
@@ -544,8 +545,9 @@ class Batch:
 
     def record_outcome(self, inbox_id: int, status: str, reason: str | None = None,
                        case: CaseRecord | None = None) -> None:
-        """What became of a received event (applied, rejected, error), written in `finish`."""
-        self.inbox_outcomes.append((inbox_id, status, reason, case))
+        """What became of a received event (applied, rejected, error), written in `finish`.
+        A reason may quote the event (an invoice number, a part): any BSN in it is masked."""
+        self.inbox_outcomes.append((inbox_id, status, redact_bsn(reason) if reason else reason, case))
 
     def _journal(self, case: CaseRecord, kind: str, type_: str, data: dict) -> NewRow:
         self.journal[(kind, type_)] += 1

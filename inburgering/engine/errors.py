@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import re
-
 from pydantic import ValidationError
-from stdnum.nl import bsn as _bsn
 
-from inburgering.domain.events import EVENT_TYPES
+from inburgering.domain.bsn import ConcealedError, contains_bsn, looks_like_bsn, quote, redact_bsn
+from inburgering.domain.events import BLANK, EVENT_TYPES, NOT_BLANK
+
+__all__ = ["InputError", "Problem", "contains_bsn", "describe_validation_error", "join_problems", "looks_like_bsn",
+           "redact_bsn", "validation_problems"]
 
 Problem = tuple[str, str]  # (field path, message); the path is "" for the input as a whole
 
 
-class InputError(ValueError):
+class InputError(ConcealedError):
     """Input that cannot be taken as it is; the message says what to fix.
 
     `problems` holds the same as (field, message) pairs, for answers that name fields apart
@@ -21,7 +22,7 @@ class InputError(ValueError):
     def __init__(self, message: str, problems: list[Problem] | None = None):
         self.problems = [(redact_bsn(f), redact_bsn(m)) for f, m in problems] if problems is not None \
             else [("", redact_bsn(message))]
-        super().__init__(redact_bsn(message))
+        super().__init__(message)
 
     @classmethod
     def at(cls, field: str, message: str) -> InputError:
@@ -68,44 +69,33 @@ def _message(err: dict) -> str:
     if kind == "missing":
         return "is required but missing"
     if kind == "extra_forbidden":
-        return "is not a field of this event type (check the spelling)"
+        return "is not a known field (check the spelling)"
     if kind.startswith("date") or kind.startswith("datetime"):
-        return f"{shown(value)} is not a real calendar date (write YYYY-MM-DD)"
+        return f"{quote(value)} is not a real calendar date (write YYYY-MM-DD)"
     if kind == "literal_error":
-        return f"{shown(value)} is not allowed: {err['msg'].replace('Input should be ', 'use ')}"
-    msg = err["msg"]
-    return msg.removeprefix("Value error, ")
+        return f"{quote(value)} is not allowed: {err['msg'].replace('Input should be ', 'use ')}"
+    if (kind == "string_too_short" and err["ctx"]["min_length"] == 1) or (
+            kind == "string_pattern_mismatch" and err["ctx"]["pattern"] == NOT_BLANK):
+        return BLANK
+    if kind == "string_too_long":
+        return f"is longer than {err['ctx']['max_length']} characters"
+    if kind in _PLAIN:
+        return _PLAIN[kind]
+    if kind in _BOUNDS:
+        words, bound = _BOUNDS[kind]
+        return f"must be {words} {err['ctx'][bound]}, not {quote(value)}"
+    msg = err["msg"].removeprefix("Value error, ")
+    if msg.startswith("value is not a valid email address: "):
+        return f"{quote(value)} is not a valid e-mail address ({msg.split(': ', 1)[1]})"
+    return msg
 
 
 MAX_MESSAGE = 300
-
-
-def shown(value: object, limit: int = 60) -> str:
-    """A value as echoed in a message: its repr, cut short (input can be anything)."""
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit - 1] + "…"
-
-
-# ---- a BSN is never repeated ---------------------------------------------------------------
-
-_DIGIT_RUN = re.compile(r"\d{9,}")
-BSN_REMOVED = "[number removed: it may be a BSN]"
-
-
-def contains_bsn(text: str) -> bool:
-    """Whether nine digits in a row somewhere in `text` pass the eleven-test."""
-    return any(_passes(m.group()) for m in _DIGIT_RUN.finditer(text))
-
-
-def looks_like_bsn(value: str) -> bool:
-    """Whether `value` is a number that passes the eleven-test: what a BSN looks like."""
-    return value.isdigit() and len(value) in (8, 9) and _bsn.is_valid(value)
-
-
-def redact_bsn(text: str) -> str:
-    """`text` with every run of digits that holds a number passing the eleven-test replaced."""
-    return _DIGIT_RUN.sub(lambda m: BSN_REMOVED if _passes(m.group()) else m.group(), text)
-
-
-def _passes(digits: str) -> bool:
-    return any(_bsn.is_valid(digits[i:i + 9]) for i in range(len(digits) - 8))
+# pydantic's messages for a wrong kind of value, as a person would say them
+_PLAIN = {"string_type": "must be text", "bool_type": "must be true or false", "bool_parsing": "must be true or false",
+          "int_type": "must be a whole number", "int_parsing": "must be a whole number",
+          "int_from_float": "must be a whole number", "finite_number": "must be a finite number",
+          "dict_type": "must be a mapping of fields", "model_type": "must be a mapping of fields",
+          "model_attributes_type": "must be a mapping of fields", "list_type": "must be a list"}
+_BOUNDS = {"greater_than_equal": ("at least", "ge"), "greater_than": ("more than", "gt"),
+           "less_than_equal": ("at most", "le"), "less_than": ("less than", "lt")}

@@ -18,12 +18,12 @@ from pydantic import ValidationError
 from sqlalchemy import Select, and_, bindparam, false, func, insert, or_, select
 from sqlalchemy.orm import Session
 
-from inburgering.domain.bsn import validate_bsn
+from inburgering.domain.bsn import quote, validate_bsn
 from inburgering.domain.events import EVENT_TYPES, Event, event_payload, parse_event
 from inburgering.domain.process import EventRejected, Timer
 from inburgering.domain.registry import process_for, process_named
 from inburgering.engine.batch import INBOX, Batch, DeadlineRecord, allocate_ids, held_letter_types
-from inburgering.engine.errors import InputError, shown
+from inburgering.engine.errors import InputError
 from inburgering.engine.incidents import open_incident, register_source
 from inburgering.store.db import CaseFile, load_policy
 from inburgering.store.models import Case, Deadline, HeldLetter, LetterHold, Person, ReceivedEvent
@@ -63,8 +63,10 @@ def validate_event(raw: dict[str, Any]) -> Event:
     event_type = raw.get("type")
     if event_type is None:
         raise InputError.at("type", "is required but missing")
-    if not isinstance(event_type, str) or event_type not in EVENT_TYPES:
-        raise InputError.at("type", f"unknown event type {shown(event_type)}; known types: "
+    if not isinstance(event_type, str):
+        raise InputError.at("type", f"must be the name of one event type, not {quote(event_type)}")
+    if event_type not in EVENT_TYPES:
+        raise InputError.at("type", f"unknown event type {quote(event_type)}; known types: "
                                     f"{', '.join(sorted(EVENT_TYPES))}")
     try:
         return parse_event(raw)
@@ -79,7 +81,7 @@ def event_key(event: Event) -> str:
 
 
 def unknown_person(ref: str) -> InputError:
-    return InputError.at("person", f"no person {shown(ref)} in the case file")
+    return InputError.at("person", f"no person {quote(ref)} in the case file")
 
 
 def repeat_of(original_id: int, original_source: str, received_on: dt.date) -> dict[str, Any]:

@@ -7,27 +7,66 @@ is not a real calendar date". A BSN is never repeated in a message.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import EmailStr, Field, ValidationError, field_validator
 
-from inburgering.domain.bsn import validate_bsn
-from inburgering.domain.events import Event
+from inburgering.domain.bsn import bsns_in, quote, validate_bsn
+from inburgering.domain.calendar import add_years
+from inburgering.domain.events import Checked, Day, Event, Text, calendar_day
 from inburgering.domain.policy import PolicyError, parse_value
 from inburgering.engine.errors import InputError, describe_validation_error
 from inburgering.engine.service import validate_event
 
+# Limits of a scenario file; beyond them it is refused before anything runs.
+MAX_FILE_BYTES = 10 * 1024 * 1024
+MAX_DEPTH = 12  # mappings and lists inside each other; a scenario needs 6
+MAX_YEARS = 50  # simulated days from `from` to `until`
+MAX_DIGITS = 30  # an integer written in the file
 
-class ScenarioError(ValueError):
-    """The file itself is malformed (exit status 2)."""
+
+class ScenarioError(InputError):
+    """The file itself is malformed (exit status 2). The message never holds a BSN."""
+
+
+def _line(node_or_mark: Any) -> int:
+    mark = getattr(node_or_mark, "start_mark", node_or_mark)
+    return mark.line + 1
 
 
 class _Loader(yaml.SafeLoader):
-    """YAML without implicit dates (so a bad date reaches our message, not YAML's),
-    and with the line of every mapping remembered."""
+    """YAML without implicit dates (so a bad date reaches our message, not YAML's), with
+    the line of every mapping and key remembered, and refusing what a scenario never
+    needs and a hostile file uses: duplicate keys, aliases, deep nesting, huge numbers."""
+
+    depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            raise ScenarioError(f"line {_line(self.peek_event())}: anchors and aliases (&name, *name) are not "
+                                "supported in scenario files; write the value out")
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise ScenarioError(f"line {_line(self.peek_event())}: the file is nested too deeply "
+                                    f"(more than {MAX_DEPTH} levels of lists and mappings)")
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+    def construct_scalar(self, node: Any) -> Any:
+        value = super().construct_scalar(node)
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ScenarioError(f"line {_line(node)}: the text holds a character that is not valid "
+                                    "Unicode (a lone surrogate such as \\ud800)") from None
+        return value
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -38,33 +77,68 @@ _Loader.yaml_implicit_resolvers = {
 
 class _Line(dict):
     line: int = 0
+    key_lines: dict[Any, int]
+
+
+def _name(key: Any) -> str:
+    return key if isinstance(key, str) and len(key) <= 60 else quote(key)
 
 
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> _Line:
+    key_lines: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            raise ScenarioError(f"line {_line(key_node)}: merge keys (<<) are not supported in scenario files")
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            hash(key)
+        except TypeError:
+            raise ScenarioError(f"line {_line(key_node)}: a key must be a name, not a list or mapping") from None
+        if key in key_lines:
+            raise ScenarioError(f"line {_line(key_node)}: {_name(key)}: is given twice "
+                                f"(first on line {key_lines[key]})")
+        key_lines[key] = _line(key_node)
     mapping = _Line(loader.construct_mapping(node, deep=True))
-    mapping.line = node.start_mark.line + 1
+    mapping.line = _line(node)
+    mapping.key_lines = key_lines
     return mapping
 
 
+def _construct_int(loader: _Loader, node: yaml.ScalarNode) -> int:
+    if sum(ch.isdigit() for ch in node.value) > MAX_DIGITS:
+        raise ScenarioError(f"line {_line(node)}: {quote(node.value[:20])}… is a number of more than "
+                            f"{MAX_DIGITS} digits")
+    return yaml.SafeLoader.construct_yaml_int(loader, node)
+
+
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 
 
-class PersonSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class PersonSpec(Checked):
+    model_config = {"extra": "forbid"}
     bsn: str
-    name: str = Field(min_length=1)
-    email: str | None = None
-    born: dt.date | None = None
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    email: Annotated[EmailStr, Field(max_length=200)] | None = None
+    born: Day | None = None
 
 
-class HoldSpec(BaseModel):
+class HoldSpec(Checked):
     """A period in which a process owner holds letters (e.g. the mail gateway is down)."""
 
-    model_config = ConfigDict(extra="forbid")
-    letters: str = "*"
-    start: dt.date = Field(alias="from")
-    until: dt.date | None = None  # last held day, inclusive
-    reason: str = "held in scenario"
+    model_config = {"extra": "forbid"}
+    letters: Annotated[Text, Field(max_length=60)] = "*"
+    start: Day = Field(alias="from")
+    until: Day | None = None  # last held day, inclusive
+    reason: Text = "held in scenario"
+
+    @field_validator("until")
+    @classmethod
+    def _not_before_start(cls, until: dt.date | None, info: Any) -> dt.date | None:
+        start = info.data.get("start")
+        if until is not None and start is not None and until < start:
+            raise ValueError(f"{until} is before from: {start}")
+        return until
 
 
 @dataclass
@@ -86,47 +160,81 @@ class Scenario:
     holds: list[HoldSpec] = field(default_factory=list)
 
 
-def _where(node: Any, path: str) -> str:
-    line = getattr(node, "line", 0)
+def _where(node: Any, path: str, key: Any = None) -> str:
+    """`line N, path`: the line of `key` in the mapping `node`, else of the mapping itself."""
+    line = getattr(node, "key_lines", {}).get(key) if key is not None else None
+    line = line or getattr(node, "line", 0)
     return f"line {line}, {path}" if line else path
 
 
-def load_scenario(path: str | Path) -> Scenario:
+def read_text(path: str | Path) -> str:
+    """The file as text: UTF-8 (a byte-order mark is allowed), at most MAX_FILE_BYTES."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with open(path, "rb") as file:
+            data = file.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise ScenarioError(f"{path}: cannot be read: {exc.strerror}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ScenarioError(f"the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB; split the scenario")
+    if b"\x00" in data:
+        raise ScenarioError("the file contains NUL bytes: it is UTF-16 or binary, not UTF-8 text; save it as UTF-8")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise ScenarioError(f"line {line}: the file is not UTF-8 text (byte 0x{data[exc.start]:02x} cannot be "
+                            "read); save it as UTF-8") from None
+    return text.removeprefix("\ufeff")
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    text = read_text(path)
     try:
         doc = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.reader.ReaderError as exc:
+        code = ord(exc.character) if isinstance(exc.character, str) else exc.character
+        raise ScenarioError(f"line {text[:exc.position].count(chr(10)) + 1}: the file holds a control character "
+                            f"(U+{code:04X}) that YAML does not allow; remove it") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "the file"
-        raise ScenarioError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+        raise ScenarioError(f"{where}: not valid YAML: {getattr(exc, 'problem', None) or exc}") from None
     return parse_scenario(doc)
 
 
 def parse_scenario(doc: Any) -> Scenario:
     if not isinstance(doc, dict):
         raise ScenarioError("the file must be a mapping with scenario, from, until, people and events")
-    unknown = set(doc) - {"scenario", "from", "until", "policy", "people", "events", "holds"}
+    unknown = [str(key) for key in doc if key not in ("scenario", "from", "until", "policy", "people", "events",
+                                                        "holds")]
     if unknown:
         raise ScenarioError(f"unknown top-level field(s): {', '.join(sorted(unknown))}")
     for required in ("scenario", "from", "until", "people", "events"):
         if required not in doc:
             raise ScenarioError(f"{required}: is required but missing")
+    name = doc["scenario"]
+    if not isinstance(name, str):
+        raise ScenarioError(_where(doc, "scenario: must be text, e.g. scenario: start letter after BRP", "scenario"))
+    _check_text(doc, "scenario", name, "scenario", limit=200)
+    if bsns_in(name):
+        raise ScenarioError(_where(doc, "scenario: the name is printed with every result; it must not hold a BSN",
+                                   "scenario"))
     start = _date(doc, "from")
     until = _date(doc, "until")
     if until < start:
-        raise ScenarioError(f"until: {until} is before from: {start}")
+        raise ScenarioError(_where(doc, f"until: {until} is before from: {start}", "until"))
+    if until >= add_years(start, MAX_YEARS):
+        raise ScenarioError(_where(doc, f"until: a scenario covers at most {MAX_YEARS} years; from {start} to "
+                                        f"{until} is longer", "until"))
 
     policy = doc.get("policy") or {}
     if not isinstance(policy, dict):
-        raise ScenarioError(_where(doc, "policy: must be a mapping of policy keys to values"))
+        raise ScenarioError(_where(doc, "policy: must be a mapping of policy keys to values", "policy"))
     for key, value in policy.items():
         try:
             parse_value(key, value)
         except PolicyError as exc:
-            raise ScenarioError(_where(policy, f"policy.{key}: {exc}")) from None
+            raise ScenarioError(_where(policy, str(exc), key)) from None
 
     people_doc = doc["people"]
     if not isinstance(people_doc, dict) or not people_doc:
@@ -134,25 +242,33 @@ def parse_scenario(doc: Any) -> Scenario:
     people: dict[str, PersonSpec] = {}
     seen_bsn: dict[str, str] = {}
     for ref, spec in people_doc.items():
-        where = _where(spec, f"people.{ref}")
+        if not isinstance(ref, str):
+            raise ScenarioError(_where(people_doc, f"people: {quote(ref)} is not a name; name people p1, p2, ...",
+                                       ref))
+        _check_text(people_doc, f"people.{ref}", ref, ref, limit=100)
+        if bsns_in(ref):
+            raise ScenarioError(_where(people_doc, "people: a person's key names them in every output; it must "
+                                                   "not be a BSN (name people p1, p2, ...)", ref))
+        where = _where(people_doc, f"people.{ref}", ref)
         if not isinstance(spec, dict):
             raise ScenarioError(f"{where}: must be a mapping with bsn and name")
         try:
             person = PersonSpec.model_validate(spec)
         except ValidationError as exc:
-            raise ScenarioError(f"{where}: {describe_validation_error(exc)}") from None
+            raise ScenarioError(describe_validation_error(exc, prefix=f"{where}.")) from None
         try:
             person.bsn = validate_bsn(person.bsn)
         except ValueError as exc:
             raise ScenarioError(f"{where}.bsn: {exc}") from None
         if person.bsn in seen_bsn:
             raise ScenarioError(f"{where}.bsn: the same BSN as person {seen_bsn[person.bsn]}")
-        seen_bsn[person.bsn] = str(ref)
-        people[str(ref)] = person
+        seen_bsn[person.bsn] = ref
+        people[ref] = person
+    _refuse_misplaced_bsns(doc, seen_bsn)
 
     events_doc = doc["events"]
     if not isinstance(events_doc, list):
-        raise ScenarioError("events: must be a list")
+        raise ScenarioError(_where(doc, "events: must be a list", "events"))
     events = []
     for index, raw in enumerate(events_doc):
         where = _where(raw, f"events[{index}]")
@@ -163,25 +279,61 @@ def parse_scenario(doc: Any) -> Scenario:
         except InputError as exc:
             raise ScenarioError(f"{where}.{exc}") from None
         if event.person not in people:
-            raise ScenarioError(f"{where}.person: {event.person!r} is not one of the people in this file "
+            raise ScenarioError(f"{where}.person: {quote(event.person)} is not one of the people in this file "
                                 f"({', '.join(people)})")
         if not start <= event.date <= until:
             raise ScenarioError(f"{where}.date: {event.date} is outside the simulated days {start} .. {until}")
         events.append(ScenarioEvent(index, getattr(raw, "line", 0), dict(raw), event))
 
+    holds_doc = doc.get("holds") or []
+    if not isinstance(holds_doc, list):
+        raise ScenarioError(_where(doc, "holds: must be a list", "holds"))
     holds = []
-    for i, raw in enumerate(doc.get("holds") or []):
+    for i, raw in enumerate(holds_doc):
         try:
             holds.append(HoldSpec.model_validate(raw))
         except ValidationError as exc:
-            raise ScenarioError(f"{_where(raw, f'holds[{i}]')}: {describe_validation_error(exc)}") from None
+            raise ScenarioError(describe_validation_error(exc, prefix=f"{_where(raw, f'holds[{i}]')}.")) from None
 
-    return Scenario(str(doc["scenario"]), start, until, dict(policy), people, events, holds)
+    return Scenario(name, start, until, dict(policy), people, events, holds)
+
+
+def _check_text(node: Any, path: str, text: str, key: Any, *, limit: int) -> None:
+    try:
+        Checked._sane(text)
+    except ValueError as exc:
+        raise ScenarioError(_where(node, f"{path}: {exc}", key)) from None
+    if len(text) > limit:
+        raise ScenarioError(_where(node, f"{path}: is longer than {limit} characters", key))
+
+
+def _refuse_misplaced_bsns(doc: dict, owners: dict[str, str]) -> None:
+    """A person's BSN belongs in people.<key>.bsn only: anywhere else it would be printed."""
+    specs = [spec for spec in doc["people"].values() if isinstance(spec, dict)]
+    for path, node, key, text in _texts(doc, ""):
+        if key == "bsn" and any(node is spec for spec in specs) and text == str(node["bsn"]):
+            continue
+        for bsn in bsns_in(text) & owners.keys():
+            raise ScenarioError(_where(node, f"{path}: holds the BSN of person {owners[bsn]}; a BSN "
+                                             f"belongs only in people.{owners[bsn]}.bsn", key))
+
+
+def _texts(value: Any, path: str, node: Any = None, key: Any = None) -> Iterator[tuple[str, Any, Any, str]]:
+    """Every key and scalar of a document as text, with its path and the mapping holding it."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            inner = f"{path}.{k}" if path else str(k)
+            yield inner, value, k, str(k)
+            yield from _texts(v, inner, value, k)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _texts(v, f"{path}[{i}]", node, key)
+    elif value is not None:
+        yield path, node, key, str(value)
 
 
 def _date(doc: dict, key: str) -> dt.date:
-    value = doc[key]
     try:
-        return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise ScenarioError(f"{key}: {value!r} is not a real calendar date (write YYYY-MM-DD)") from None
+        return calendar_day(doc[key])
+    except ValueError as exc:
+        raise ScenarioError(_where(doc, f"{key}: {exc}", key)) from None

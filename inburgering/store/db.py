@@ -10,11 +10,14 @@ from pathlib import Path
 import pydantic_core
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, select
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, event, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from inburgering import config
 from inburgering.domain.policy import Policy, PolicyEntry, load_default_policy, parse_value
+from inburgering.store.migrations.guard import DowngradeRefused
 from inburgering.store.models import PolicyValue
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -66,26 +69,71 @@ def make_engine(url: str | None = None, *, readonly: bool = False, **options) ->
     return create_engine(url, pool_pre_ping=True, **_ENGINE_OPTIONS, **options)
 
 
-def alembic_config(engine: Engine) -> Config:
+def alembic_config(engine: Engine, connection: Connection | None = None) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["engine"] = engine
+    cfg.attributes["connection"] = connection
     return cfg
+
+
+# PostgreSQL advisory lock held while the schema is migrated (any constant: ours is "inburgering").
+_MIGRATION_LOCK = 0x696E62757267
+
+
+@contextmanager
+def _migration_lock(engine: Engine) -> Iterator[Connection]:
+    """One transaction that holds the case file's migration lock: a second process waits, then
+    finds the work done. Everything in it (every migration step) commits or rolls back together."""
+    # On SQLite the engine begins every transaction with BEGIN IMMEDIATE (make_engine): the
+    # write lock is the migration lock, and the DDL is part of the transaction.
+    with engine.connect() as connection, connection.begin():
+        if engine.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+        yield connection
 
 
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest migration and add the shipped policy entries
     (defaults.yaml) that the case file does not have yet, e.g. a new key or a value
-    from a new date. Entries already there are never changed."""
-    command.upgrade(alembic_config(engine), "head")
-    with Session(engine) as session, session.begin():
-        present = set(session.execute(select(PolicyValue.key, PolicyValue.valid_from)).all())
-        overridden = {key for key, valid_from in present if valid_from == POLICY_EPOCH}
-        for entry in load_default_policy().entries():
-            valid_from = max(entry.valid_from, POLICY_EPOCH)
-            if (entry.key, valid_from) not in present and entry.key not in overridden:
-                session.add(PolicyValue(key=entry.key, valid_from=valid_from, value=_json_value(entry.value),
-                                        note="shipped default"))
+    from a new date. Entries already there are never changed. Safe to run in several
+    processes at once: the work is done under a lock, and skipped when there is none."""
+    cfg = alembic_config(engine)
+    head = ScriptDirectory.from_config(cfg).get_current_head()
+    with engine.connect() as connection:
+        if MigrationContext.configure(connection).get_current_revision() == head and not _missing_defaults(connection):
+            return
+    with _migration_lock(engine) as connection:
+        command.upgrade(alembic_config(engine, connection), "head")
+        with Session(bind=connection) as session:
+            session.add_all(PolicyValue(key=entry.key, valid_from=valid_from, value=_json_value(entry.value),
+                                        note="shipped default") for entry, valid_from in _missing_defaults(connection))
+            session.flush()
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Take the schema back to `revision` (an operator's rollback). Raises DowngradeRefused,
+    changing nothing, when that would drop data the older schema has no place for."""
+    with _migration_lock(engine) as connection:
+        command.downgrade(alembic_config(engine, connection), revision)
+
+
+def _missing_defaults(connection: Connection) -> list[tuple[PolicyEntry, dt.date]]:
+    """The shipped policy entries the case file lacks (a key overridden for all days excepted)."""
+    present = set(connection.execute(select(PolicyValue.key, PolicyValue.valid_from)).all())
+    overridden = {key for key, valid_from in present if valid_from == POLICY_EPOCH}
+    missing = []
+    for entry in load_default_policy().entries():
+        valid_from = max(entry.valid_from, POLICY_EPOCH)
+        if (entry.key, valid_from) not in present and entry.key not in overridden:
+            missing.append((entry, valid_from))
+    return missing
+
+
+def shipped_default(key: str, valid_from: dt.date, value: object) -> bool:
+    """Whether a policy row is one `migrate` writes from defaults.yaml (so migrating up restores it)."""
+    return any(entry.key == key and max(entry.valid_from, POLICY_EPOCH) == valid_from
+               and _json_value(entry.value) == value for entry in load_default_policy().entries())
 
 
 # The first day a policy value can have: an override "for all days" starts here.

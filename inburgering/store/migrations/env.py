@@ -9,6 +9,11 @@ target_metadata = Base.metadata
 
 
 def run_migrations_online() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:  # inburgering.store.db.migrate: a connection holding the migration lock
+        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+        context.run_migrations()
+        return
     engine = config.attributes.get("engine")
     if engine is None:
         from inburgering.store.db import make_engine

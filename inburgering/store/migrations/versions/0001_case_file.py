@@ -8,6 +8,8 @@ from alembic import op
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
+from inburgering.store.migrations.guard import refuse_to_drop
+
 revision = '0001'
 down_revision = None
 branch_labels = None
@@ -180,6 +182,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    refuse_to_drop("0001", tables=["people", "cases", "case_status_history", "deadlines", "journal",
+                                   "received_events", "letters", "outbox", "letter_holds"], policy_keys=None)
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_index('ix_outbox_status_id')
         batch_op.drop_index(batch_op.f('ix_outbox_letter_id'))

@@ -10,6 +10,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from inburgering.store.migrations.guard import refuse_to_drop
+
 revision = '0002'
 down_revision = '0001'
 branch_labels = None
@@ -57,6 +59,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    keys = [key for key, _, _ in NEW_POLICY]
+    refuse_to_drop("0002", tables=["loan_ledger"], policy_keys=keys)
     op.execute(sa.text("DELETE FROM policy_values WHERE key IN ('invoice_reminders_max', 'invoice_school_register')"))
     with op.batch_alter_table('loan_ledger', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_loan_ledger_person_id'))

@@ -8,6 +8,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from inburgering.store.migrations.guard import DowngradeRefused
+
 revision = '0005'
 down_revision = '0004'
 branch_labels = None
@@ -45,7 +47,7 @@ def downgrade() -> None:
     # Letters still on hold would be lost with the table: refuse rather than destroy them.
     waiting = op.get_bind().execute(sa.text("SELECT count(*) FROM held_letters WHERE state = 'held'")).scalar()
     if waiting:
-        raise RuntimeError(f"{waiting} letter(s) are still on hold: release them (letters release) and let them "
+        raise DowngradeRefused(f"{waiting} letter(s) are still on hold: release them (letters release) and let them "
                            "go out before downgrading below revision 0005")
     op.drop_index('ix_held_letters_state_type', table_name='held_letters')
     op.drop_index('ix_held_letters_case_state', table_name='held_letters')

@@ -15,6 +15,8 @@ Revises: 0005
 import sqlalchemy as sa
 from alembic import op
 
+from inburgering.store.migrations.guard import DowngradeRefused
+
 revision = '0006'
 down_revision = '0005'
 branch_labels = None
@@ -61,7 +63,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     held = op.get_bind().execute(sa.text("SELECT count(*) FROM incidents")).scalar()
     if held:
-        raise RuntimeError(f"cannot downgrade below 0006: the case file holds {held} incident(s), and dropping "
+        raise DowngradeRefused(f"cannot downgrade below 0006: the case file holds {held} incident(s), and dropping "
                            "the incidents table would lose them; close and archive them elsewhere first")
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_column('next_attempt_at')

@@ -8,6 +8,8 @@ Revises: 0006
 import sqlalchemy as sa
 from alembic import op
 
+from inburgering.store.migrations.guard import DowngradeRefused
+
 revision = '0007'
 down_revision = '0006'
 branch_labels = None
@@ -41,7 +43,7 @@ def downgrade() -> None:
     # and under which id, and their tokens would be gone.
     sources = op.get_bind().scalar(sa.text("SELECT count(*) FROM sources"))
     if sources:
-        raise RuntimeError(f"downgrade of 0007 refused: {sources} sending system(s) are registered and the "
+        raise DowngradeRefused(f"downgrade of 0007 refused: {sources} sending system(s) are registered and the "
                            "inbox names them; remove them (and what they sent) yourself if you mean it")
     with op.batch_alter_table('received_events', schema=None) as batch_op:
         batch_op.drop_constraint('uq_received_events_source_sender_id', type_='unique')

@@ -1,0 +1,337 @@
+"""Hostile scenario files: the cases a person or a fuzzer would try, generated for the tests.
+
+`REFUSED` are files refused with exit 2, with the sentence that refuses them; `BSN_ECHOES`
+put a BSN where a message might repeat it; `corpus()` adds files that are not text, markup,
+and seeded mutations of the shared scenarios, each with the BSNs that must never be printed.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+GOOD_BSN = "123456782"
+OTHER_BSN = "111222333"  # passes the eleven-test too
+HEAD = f"""\
+scenario: bad input
+from: 2020-01-01
+until: 2020-03-31
+people:
+  p1: {{bsn: "{GOOD_BSN}", name: Amina Yusuf}}
+events:
+"""
+EVENT = "  - {date: 2020-02-03, type: bsn_registered, person: p1}\n"
+INTAKE = ("  - {date: 2020-02-03, type: residence_permit_granted, person: p1}\n"
+          "  - {date: 2020-02-03, type: bsn_registered, person: p1}\n")
+
+
+def policy_doc(text: str) -> str:
+    return HEAD.replace("people:", f"policy:\n  {text}\npeople:") + EVENT
+
+
+def person_doc(fields: str) -> str:
+    return HEAD.replace("name: Amina Yusuf", f"name: Amina Yusuf, {fields}") + EVENT
+
+
+def event_doc(fields: str) -> str:
+    return HEAD + INTAKE + f"  - {{date: 2020-02-04, person: p1, {fields}}}\n"
+
+
+# Files refused with exit 2, each with (a part of) the sentence that refuses it.
+REFUSED = {
+    "a second events key": (HEAD + EVENT + "events: []\n", "line 8: events: is given twice (first on line 6)"),
+    "a duplicate field in an event": (
+        HEAD + "  - {date: 2020-02-03, type: bsn_registered, person: p1, date: 2020-02-04}\n",
+        "line 7: date: is given twice"),
+    "a duplicate person": (HEAD.replace("events:", '  p1: {bsn: "111222333", name: K}\nevents:') + EVENT,
+                           "line 6: p1: is given twice (first on line 5)"),
+    "a duplicate policy key": (policy_doc("alfa_test_fee: \"1.00\"\n  alfa_test_fee: \"2.00\""),
+                               "alfa_test_fee: is given twice"),
+    "type as a list": (event_doc("type: [bsn_registered, residence_permit_granted]"),
+                       "line 9, events[2].type: must be the name of one event type"),
+    "type as a mapping": (event_doc("type: {a: 1}"), "events[2].type: must be the name of one event type"),
+    "money in exponent notation": (event_doc('type: loan_granted, amount: "1e30"'),
+                                   "events[2].amount: '1e30' is not an amount; write it like \"250.00\""),
+    "money too large": (event_doc('type: loan_granted, amount: "99999999999999999999.00"'),
+                        "events[2].amount: '99999999999999999999.00' is too large: at most 1000000.00"),
+    "money not a number": (event_doc('type: loan_granted, amount: "NaN"'), "'NaN' is not an amount"),
+    "money with an underscore": (event_doc('type: loan_granted, amount: "1_000.00"'), "is not an amount"),
+    "policy infinity": (policy_doc("wi2013_term_years: .inf"), "policy wi2013_term_years: inf is not valid"),
+    "policy not a number": (policy_doc("invoice_quarter_cap: .nan"), "policy invoice_quarter_cap: nan is not valid"),
+    "policy zero-day reminders": (policy_doc("invoice_reminder_after_days: 0"),
+                                  "line 5, policy invoice_reminder_after_days: 0 is not valid: must be at least 1 day"),
+    "policy negative cap": (policy_doc('invoice_quarter_cap: "-500.00"'),
+                            "policy invoice_quarter_cap: '-500.00' is not valid: must be at least 0.00"),
+    "policy a mapping": (policy_doc("invoice_excess: {defer: 1}"), "policy invoice_excess: a mapping is not valid"),
+    "a date past 9999": (event_doc("type: bsn_registered, date: 10000-01-01").replace("date: 2020-02-04, ", ""),
+                         "events[2].date: '10000-01-01' is not a date (write YYYY-MM-DD)"),
+    "a date as a number": (event_doc("type: bsn_registered, date: 1583020800").replace("date: 2020-02-04, ", ""),
+                           "events[2].date: 1583020800 is not a date (write YYYY-MM-DD)"),
+    "an obligation start in 9999": (
+        HEAD + "  - {date: 2020-02-03, type: residence_permit_granted, person: p1, obligation_start: 9999-01-01}\n",
+        "events[0].obligation_start: 9999-01-01 is outside the dates this system takes (1900-01-01 .. 2100-12-31)"),
+    "an exam date in 2200": (
+        event_doc("type: exam_registered, part: knm, channel: online, exam_date: 2200-01-01, location: Zwolle"),
+        "events[2].exam_date: 2200-01-01 is outside the dates"),
+    "a born date in 1066": (person_doc("born: 1066-10-14"), "people.p1.born: 1066-10-14 is outside the dates"),
+    "a period of 8000 years": (HEAD.replace("2020-01-01", "0001-01-01").replace("2020-03-31", "9999-12-31") + EVENT,
+                               "from: 0001-01-01 is outside the dates this system takes"),
+    "a period of 51 years": (HEAD.replace("2020-03-31", "2071-01-01") + EVENT,
+                             "until: a scenario covers at most 50 years; from 2020-01-01 to 2071-01-01 is longer"),
+    "deep nesting": (event_doc("type: municipality_registered, municipality: " + "[" * 5000 + "]" * 5000),
+                     "is nested too deeply"),
+    "an alias": (HEAD.replace("people:", "policy: &a {alfa_test_fee: \"1.00\"}\nx: *a\npeople:") + EVENT,
+                 "line 5: anchors and aliases (&name, *name) are not supported"),
+    "a hold ending before it starts": (HEAD + EVENT + "holds:\n  - {from: 2020-03-01, until: 2020-02-01}\n",
+                                       "holds[0].until: 2020-02-01 is before from: 2020-03-01"),
+    "an invalid e-mail": (person_doc("email: not-an-e-mail"), "people.p1.email: 'not-an-e-mail' is not a valid e-mail address"),
+    "a municipality of spaces": (event_doc('type: municipality_registered, municipality: "   "'),
+                                 "events[2].municipality: is blank"),
+    "a blank name": (HEAD.replace("Amina Yusuf", '"  "') + EVENT, "people.p1.name: is blank"),
+    "a blank scenario name": (HEAD.replace("scenario: bad input", 'scenario: " "') + EVENT, "scenario: is blank"),
+    "a scenario name that is a list": (HEAD.replace("scenario: bad input", "scenario: [a, b]") + EVENT,
+                                       "scenario: must be text"),
+    "negative hours": (
+        event_doc("type: agi_application_received, route: course, school_listed_at_course_start: true, "
+                  "hours: {integration: -5}"), "events[2].hours.integration: must be at least 0, not -5"),
+    "hours beyond reason": (
+        event_doc("type: agi_application_received, route: course, school_listed_at_course_start: true, "
+               "hours: {integration: 1000000000000}"), "events[2].hours.integration: 1000000000000 is too large"),
+}
+
+DOTTED = f"{OTHER_BSN[:3]}.{OTHER_BSN[3:6]}.{OTHER_BSN[6:]}"
+
+# Files that put a BSN where a message could repeat it: each is refused, and neither BSN
+# (nor OTHER_BSN written with dots) is in what the command prints.
+BSN_ECHOES = {
+    "a BSN as the person's key": HEAD.replace("p1:", f"{GOOD_BSN}:") + EVENT.replace("p1", GOOD_BSN),
+    "a BSN as a date": HEAD + EVENT.replace("2020-02-03", OTHER_BSN),
+    "a BSN as a quoted date": HEAD + EVENT.replace("2020-02-03", f"'{OTHER_BSN}'"),
+    "a BSN as a part": event_doc(f"type: exam_fee_paid, part: {OTHER_BSN}"),
+    "a BSN with dots as a part": event_doc(f"type: exam_fee_paid, part: '{DOTTED}'"),
+    "a BSN as a policy key": policy_doc(f"{OTHER_BSN}: 1"),
+    "a BSN as a policy value": policy_doc(f"invoice_excess: {OTHER_BSN}"),
+    "a BSN as a number of days": policy_doc(f"invoice_reminder_after_days: {OTHER_BSN}"),
+    "a BSN as an amount": policy_doc(f"invoice_quarter_cap: '{OTHER_BSN}.00'"),
+    "the person's BSN in a municipality": event_doc(f"type: municipality_registered, municipality: Utrecht {GOOD_BSN}"),
+    "the person's BSN as an invoice number": event_doc(f"type: invoice_accepted, invoice_number: '{GOOD_BSN}'"),
+    "the person's BSN in a hold": HEAD + EVENT + f"holds:\n  - {{from: 2020-03-01, reason: 'gateway {GOOD_BSN}'}}\n",
+    "a BSN as an unknown person": HEAD + EVENT.replace("person: p1", f"person: '{OTHER_BSN}'"),
+    "a BSN as the event type": HEAD + EVENT.replace("bsn_registered", OTHER_BSN),
+    "a BSN as a field name": HEAD + EVENT.replace("person: p1", f"person: p1, {OTHER_BSN}: x"),
+    "a BSN as the scenario name": HEAD.replace("scenario: bad input", f"scenario: '{OTHER_BSN}'") + EVENT,
+    "a BSN as a number scenario name": HEAD.replace("scenario: bad input", f"scenario: {OTHER_BSN}") + EVENT,
+    "a BSN as an e-mail address": person_doc(f"email: {OTHER_BSN}"),
+    "a BSN as a birth date": person_doc(f"born: {OTHER_BSN}"),
+    "a BSN as a hold's letters": HEAD + EVENT + f"holds:\n  - {{from: 2020-03-01, letters: '{OTHER_BSN}', "
+                                                f"until: 2020-02-01}}\n",
+    "a BSN as a top-level key": HEAD + EVENT + f"'{OTHER_BSN}': 1\n",
+    "a BSN as a duplicate key": HEAD.replace("people:", f"'{OTHER_BSN}': 1\n'{OTHER_BSN}': 2\npeople:") + EVENT,
+    "a BSN as the first day": HEAD.replace("from: 2020-01-01", f"from: {OTHER_BSN}") + EVENT,
+    "a BSN as an amount in an event": event_doc(f"type: loan_granted, amount: '{OTHER_BSN}'"),
+    "a BSN as a number of hours": event_doc(
+        "type: agi_application_received, route: course, school_listed_at_course_start: true, "
+        f"hours: {{integration: {OTHER_BSN}}}"),
+    "the person's BSN in a YAML error": HEAD + EVENT + f"  - {{date: {GOOD_BSN}, [\n",
+}
+
+
+@dataclass(frozen=True)
+class Case:
+    """One hostile file: its bytes, the BSNs never to be printed, the command's extra arguments."""
+
+    name: str
+    data: bytes
+    secrets: frozenset[str]
+    args: tuple[str, ...] = ("--json",)
+
+
+def _text(name: str, text: str, *extra_secrets: str, args: tuple[str, ...] = ("--json",)) -> Case:
+    return Case(name, textwrap.dedent(text).encode(), frozenset({GOOD_BSN, OTHER_BSN, DOTTED, *extra_secrets}), args)
+
+
+def _raw(name: str, data: bytes) -> Case:
+    return Case(name, data, frozenset({GOOD_BSN}))
+
+
+VALID = HEAD + EVENT
+MARKUP = "[link=https://example.org]click[/link] [/x] [bold red]x :smile:"
+
+
+def _more() -> list[Case]:
+    """Categories beyond REFUSED and BSN_ECHOES: encodings, sizes, YAML tricks, markup."""
+    cases = [
+        _raw("latin-1", VALID.replace("Amina", "Améla").encode("latin-1")),
+        _raw("utf-16 with a BOM", VALID.encode("utf-16")),
+        _raw("utf-16-be", VALID.encode("utf-16-be")),
+        _raw("utf-32", VALID.encode("utf-32")),
+        _raw("binary", random.Random(1).randbytes(4096)),
+        _raw("binary without NUL", bytes(b or 1 for b in random.Random(2).randbytes(4096))),
+        _raw("a PNG header", b"\x89PNG\r\n\x1a\n" + bytes(100)),
+        _raw("a NUL in the middle", VALID.encode().replace(b"Amina", b"Am\x00ina")),
+        _raw("an empty file", b""),
+        _raw("a comment only", b"# nothing here\n"),
+        _raw("a UTF-8 BOM", b"\xef\xbb\xbf" + VALID.encode()),
+        _raw("a lone surrogate escape", VALID.replace("Amina Yusuf", '"Amina \\ud800"').encode()),
+        _raw("a NUL escape", (HEAD + INTAKE).encode()
+             + b'  - {date: 2020-02-04, type: municipality_registered, person: p1, municipality: "Ut\\0recht"}\n'),
+        _raw("an escape character", (HEAD + INTAKE).encode()
+             + b'  - {date: 2020-02-04, type: municipality_registered, person: p1, municipality: "\\e[31mred"}\n'),
+        _raw("a control character", VALID.replace("Amina Yusuf", "Amina\x07Yusuf").encode()),
+        _raw("a top-level list", b"- a\n- b\n"),
+        _raw("a top-level number", b"42\n"),
+        _raw("two documents", (VALID + "---\n" + VALID).encode()),
+        _raw("a tab indent", VALID.replace("  p1", "\tp1").encode()),
+        _raw("a python tag", VALID.replace("Amina Yusuf", "!!python/object/apply:os.system ['true']").encode()),
+        _raw("a binary tag", (HEAD + INTAKE).encode()
+             + b"  - {date: 2020-02-04, type: municipality_registered, person: p1, municipality: !!binary AAAA}\n"),
+        _raw("a set tag", VALID.replace("events:\n", "events: !!set {a, b}\n").encode()),
+        _raw("a timestamp tag", VALID.replace("date: 2020-02-03", "date: !!timestamp 2020-02-03T10:00:00").encode()),
+        _raw("a merge key", VALID.replace("  p1: {", "  p1: {<<: {email: a@example.org}, ").encode()),
+        _raw("a key that is a list", VALID.replace("people:", "? [a, b]\n: 1\npeople:").encode()),
+        _raw("a 5000-digit number", (HEAD + INTAKE).encode()
+             + b"  - {date: 2020-02-04, type: loan_granted, person: p1, amount: " + b"9" * 5000 + b"}\n"),
+        _raw("a 5000-digit date", VALID.replace("date: 2020-02-03", "date: " + "2" * 5000).encode()),
+        _raw("a 10000-deep list", VALID.replace("events:\n", "events: " + "[" * 10000 + "]" * 10000 + "\n"
+                                                ).replace(EVENT, "").encode()),
+        _raw("a 10000-deep mapping", VALID.replace("events:\n", "events: " + "{a: " * 10000 + "1" + "}" * 10000
+                                                   + "\n").replace(EVENT, "").encode()),
+        _raw("a billion laughs", (HEAD.replace("events:\n", "") + "x: &a [1, 1, 1, 1, 1, 1, 1, 1, 1]\n"
+                                  + "".join(f"x{i}: &a{i} [{', '.join([f'*a{i - 1}' if i > 1 else '*a'] * 9)}]\n"
+                                            for i in range(1, 10)) + "events: []\n").encode()),
+        _raw("an 11 MB file", VALID.encode() + b"# " + b"x" * (11 * 1024 * 1024) + b"\n"),
+        _raw("a 600-character municipality", (HEAD + INTAKE).encode()
+             + b"  - {date: 2020-02-04, type: municipality_registered, person: p1, municipality: " + b"x" * 600 + b"}\n"),
+        _raw("a 300-character name", VALID.replace("Amina Yusuf", "A" * 300).encode()),
+        _raw("an unknown top-level field", (VALID + "colour: blue\n").encode()),
+        _raw("no people", VALID.replace(f'  p1: {{bsn: "{GOOD_BSN}", name: Amina Yusuf}}\n', "").encode()),
+        _raw("people as a list", VALID.replace("people:\n  p1:", "people:\n  - p1:").encode()),
+        _raw("events as a mapping", (HEAD.replace("events:\n", "events: {a: 1}\n")).encode()),
+        _raw("an event as a list", (HEAD + "  - [2020-02-03, bsn_registered, p1]\n").encode()),
+        _raw("an event as null", (HEAD + "  -\n").encode()),
+        _raw("a person as a string", VALID.replace(f'{{bsn: "{GOOD_BSN}", name: Amina Yusuf}}', "Amina").encode()),
+        _raw("a person key as a number", VALID.replace("p1:", "1:").replace("person: p1", "person: 1").encode()),
+        _raw("a bsn as a number", VALID.replace(f'"{GOOD_BSN}"', GOOD_BSN).encode()),
+        _raw("a bsn failing the eleven-test", VALID.replace(GOOD_BSN, "123456789").encode()),
+        _raw("a bsn of letters", VALID.replace(GOOD_BSN, "abcdefghi").encode()),
+        _raw("two people with one BSN", VALID.replace("events:", f'  p2: {{bsn: "{GOOD_BSN}", name: K}}\nevents:'
+                                                      ).encode()),
+        _raw("until before from", VALID.replace("until: 2020-03-31", "until: 2019-03-31").encode()),
+        _raw("from 0001 to 9999", VALID.replace("2020-01-01", "0001-01-01").replace("2020-03-31", "9999-12-31")
+             .encode()),
+        _raw("from 1900 to 2100", VALID.replace("2020-01-01", "1900-01-01").replace("2020-03-31", "2100-12-31")
+             .encode()),
+        _raw("a datetime as a date", VALID.replace("date: 2020-02-03", "date: '2020-02-03T10:00:00'").encode()),
+        _raw("a date without leading zeros", VALID.replace("date: 2020-02-03", "date: 2020-2-3").encode()),
+        _raw("a date in words", VALID.replace("date: 2020-02-03", "date: yesterday").encode()),
+        _raw("a type as null", VALID.replace("type: bsn_registered", "type: null").encode()),
+        _raw("a type as a number", VALID.replace("type: bsn_registered", "type: 7").encode()),
+        _raw("a missing type", VALID.replace("type: bsn_registered, ", "").encode()),
+        _raw("passed as maybe", (HEAD + INTAKE + "  - {date: 2020-02-04, type: exam_result, person: p1, part: knm, "
+                                 "passed: maybe}\n").encode()),
+        _raw("hours as a list", (HEAD + INTAKE + "  - {date: 2020-02-04, type: agi_application_received, "
+                                 "person: p1, route: course, school_listed_at_course_start: true, hours: [1, 2]}\n"
+                                 ).encode()),
+        _raw("attempts for an unknown part", (HEAD + INTAKE + "  - {date: 2020-02-04, type: agi_application_received, "
+                                              "person: p1, route: course, school_listed_at_course_start: true, "
+                                              "hours: {integration: 600}, attempts: {typen: {integration: 1}}}\n"
+                                              ).encode()),
+        _raw("infinite hours", (HEAD + INTAKE + "  - {date: 2020-02-04, type: agi_application_received, "
+                                "person: p1, route: course, school_listed_at_course_start: true, "
+                                "hours: {integration: .inf}}\n").encode()),
+        _raw("a float amount", (HEAD + INTAKE + "  - {date: 2020-02-04, type: loan_granted, person: p1, "
+                                "amount: 12.5}\n").encode()),
+        _raw("an amount with a comma", (HEAD + INTAKE + "  - {date: 2020-02-04, type: loan_granted, person: p1, "
+                                        "amount: '1,000.00'}\n").encode()),
+        _raw("an empty amount", (HEAD + INTAKE + "  - {date: 2020-02-04, type: loan_granted, person: p1, "
+                                 "amount: ''}\n").encode()),
+        _raw("a hex amount", (HEAD + INTAKE + "  - {date: 2020-02-04, type: loan_granted, person: p1, "
+                              "amount: '0x10'}\n").encode()),
+        _raw("policy as a list", policy_doc("").replace("policy:\n  \n", "policy: [1, 2]\n").encode()),
+        _raw("policy minus infinity", policy_doc("agi_min_term_years: -.inf").encode()),
+        _raw("policy years as text", policy_doc("wi2013_term_years: three").encode()),
+        _raw("policy an empty register", policy_doc("invoice_school_register: []").encode()),
+        _raw("policy parts empty", policy_doc("agi_attempt_parts: ''").encode()),
+        _raw("policy a huge number", policy_doc("invoice_reminders_max: 99999999999999999999").encode()),
+        _raw("policy a date in 9999", policy_doc("wi2013_pvt_required_from: 9999-12-31").encode()),
+        _raw("an invalid e-mail with markup", VALID.replace("name: Amina Yusuf",
+                                                            "name: Amina Yusuf, email: '[/x]@[/y]'").encode()),
+        _raw("an e-mail without a domain", VALID.replace("name: Amina Yusuf", "name: Amina Yusuf, email: a@").encode()),
+        _raw("holds as a mapping", (VALID + "holds: {from: 2020-01-01}\n").encode()),
+        _raw("a hold with an unknown field", (VALID + "holds:\n  - {from: 2020-01-01, colour: blue}\n").encode()),
+        _raw("a hold of blank letters", (VALID + "holds:\n  - {from: 2020-01-01, letters: ' '}\n").encode()),
+        _raw("a reason_text of spaces", (HEAD + INTAKE + "  - {date: 2020-02-04, type: invoice_refused, person: p1, "
+                                         "invoice_number: A1, reason: other, reason_text: '   '}\n").encode()),
+    ]
+    markup = [
+        _text("markup in the scenario name", VALID.replace("scenario: bad input", f"scenario: '{MARKUP}'"), args=()),
+        _text("markup as a person key", VALID.replace("p1", "'[/x]'"), args=()),
+        _text("markup in a municipality", HEAD + INTAKE + "  - {date: 2020-02-04, type: municipality_registered, "
+              f"person: p1, municipality: '{MARKUP}'}}\n", args=()),
+        _text("markup in a rejected event", HEAD + "  - {date: 2020-02-03, type: pip_established, person: '[/x]', "
+              "route: b1}\n", args=()),
+        _text("markup in a refusal", HEAD + EVENT.replace("person: p1", "person: '[/x]'"), args=()),
+        _text("markup in an unknown type", HEAD + EVENT.replace("bsn_registered", "'[/x]'"), args=()),
+    ]
+    return cases + markup
+
+
+# Values a fuzzer puts in place of a field's value.
+FUZZ_VALUES = [
+    "''", "'   '", "[]", "{}", "null", ".nan", ".inf", "-.inf", "1e30", "'1e30'", "'99999999999999999999.00'",
+    "9999-12-31", "0001-01-01", "10000-01-01", "2020-02-30", "-1", "0", "9" * 40, "'[/x]'", f"'{MARKUP}'",
+    "'" + "x" * 600 + "'", "true", '"\\ud800"', "!!binary AAAA", '"a\\0b"', "[" * 20 + "]" * 20,
+    "'2020-01-01T10:00:00'", "1583020800", "'-0.01'", "*a", "&a x", "{a: {b: {c: [1, {d: 2}]}}}",
+]
+_FIELD = re.compile(r"(?<=[{,] )([a-z_]+): ([^,{}\n]+)|^(\s*[a-z_]+): (.+)$", re.M)
+
+
+def _mutate(text: str, rng: random.Random, secrets: list[str]) -> str:
+    lines = text.splitlines(keepends=True)
+    op = rng.randrange(9)
+    i = rng.randrange(len(lines))
+    if op == 0:  # delete a line
+        del lines[i]
+    elif op == 1:  # a line twice (a duplicate key or event)
+        lines.insert(i, lines[i])
+    elif op == 2 and i + 1 < len(lines):  # swap two lines
+        lines[i], lines[i + 1] = lines[i + 1], lines[i]
+    elif op == 3:  # cut the file short
+        return text[:rng.randrange(len(text))]
+    elif op == 4:  # a random byte
+        data = bytearray(text.encode())
+        data[rng.randrange(len(data))] = rng.randrange(256)
+        return data.decode("utf-8", errors="surrogateescape")
+    elif op == 5:  # indentation off by one level
+        lines[i] = ("  " + lines[i]) if rng.random() < 0.5 else lines[i].lstrip()
+    else:  # a field's value replaced: by a hostile value or by one of the file's BSNs
+        fields = list(_FIELD.finditer(text))
+        match = rng.choice(fields)
+        value = rng.choice(FUZZ_VALUES + [f"'{s}'" for s in secrets])
+        group = 2 if match.group(2) is not None else 4
+        return text[:match.start(group)] + value + text[match.end(group):]
+    return "".join(lines)
+
+
+def _mutations(shared: Path, per_file: int) -> list[Case]:
+    rng = random.Random(15)
+    cases = []
+    for path in sorted(shared.glob("*.yaml")):
+        text = path.read_text(encoding="utf-8")
+        secrets = sorted(set(re.findall(r'bsn: "(\d+)"', text)))
+        for n in range(per_file):
+            mutated = _mutate(text, rng, secrets)
+            cases.append(Case(f"{path.stem} mutation {n}", mutated.encode("utf-8", errors="surrogateescape"),
+                              frozenset(secrets)))
+    return cases
+
+
+def corpus(shared: Path, per_file: int = 16) -> list[Case]:
+    """Every hostile case: REFUSED, BSN_ECHOES, the other categories and seeded mutations of
+    the shared scenarios (the same files on every run)."""
+    return ([_text(name, text) for name, (text, _) in REFUSED.items()]
+            + [_text(name, text) for name, text in BSN_ECHOES.items()]
+            + _more() + _mutations(shared, per_file))
