@@ -131,14 +131,15 @@ def cases(
     process: Optional[str] = typer.Option(None, help="Only this process."),
     late: bool = typer.Option(False, help="Only late cases."),
 ) -> None:
-    """What cases wait for, since when, and what is late."""
+    """What cases wait for, since when, and what is late; with --process, every open case of it."""
     from inburgering.domain.calendar import today_in_amsterdam
     from inburgering.engine import board
     from inburgering.store.db import CaseFile
 
     with CaseFile().transaction() as session:
         rows = board.late_cases(session, today_in_amsterdam())[1] if late else board.waiting_cases(session, process)
-    _console().print(_text_table("late cases" if late else "waiting cases", rows) if rows else "no cases")
+    title = "late cases" if late else f"open {process} cases" if process else "waiting cases"
+    _console().print(_text_table(title, rows) if rows else "no cases")
 
 
 @app.command()

@@ -235,3 +235,20 @@ def test_extension_rules_by_name():
 def test_prefect_gives_the_same_term_timelines(prefect_server):
     for built in (nothing_done(), extension_scenario()):
         assert replay(built, engine="prefect") == replay(built)
+
+
+def test_cases_process_term_lists_the_terms_and_where_each_stands(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from inburgering.cli import app
+
+    url = f"sqlite:///{tmp_path / 'case.db'}"
+    events = intake("2019-02-11") + intake("2019-03-05", "p2") + [extension("p2", "birth", "2021-05-01")]
+    replay(scenario(events, "2019-02-11", "2021-12-01", people=2,
+                    policy={"extension_staff_review": True}), database_url=url)
+    monkeypatch.setenv("INBURGERING_DATABASE_URL", url)
+    shown = CliRunner().invoke(app, ["cases", "--process", "term"], env={"COLUMNS": "200"})
+    assert shown.exit_code == 0, shown.output
+    assert "open term cases" in shown.output
+    assert "term_ending_soon" in shown.output and "2022-02-11" in shown.output  # p1: the 3-month reminder went
+    assert "extension_under_review" in shown.output  # p2 waits for the staff decision

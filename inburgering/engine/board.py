@@ -38,10 +38,11 @@ def late_cases(session: Session, as_of: dt.date, limit: int = 200) -> tuple[int,
 
 
 def waiting_cases(session: Session, process: str | None = None, limit: int = 200) -> list[dict]:
-    query = select(Case).where(Case.waiting_for.is_not(None), Case.closed_on.is_(None))
-    if process:
-        query = query.where(Case.process == process)
-    rows = session.scalars(query.order_by(Case.waiting_since, Case.id).limit(limit)).all()
+    """Open cases that wait for something; of one process, every open case (a term runs
+    without waiting for anything until it ends soon)."""
+    query = select(Case).where(Case.closed_on.is_(None))
+    query = query.where(Case.process == process) if process else query.where(Case.waiting_for.is_not(None))
+    rows = session.scalars(query.order_by(Case.waiting_since.is_(None), Case.waiting_since, Case.id).limit(limit)).all()
     return [{"case": f"case-{c.id}", "process": c.process, "status": c.status, "waiting_for": c.waiting_for,
              "since": c.waiting_since.isoformat() if c.waiting_since else None} for c in rows]
 
