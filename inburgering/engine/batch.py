@@ -194,6 +194,7 @@ class NewRow:
 class _PersonView:
     facts: PersonFacts
     cases: list[CaseRecord] = field(default_factory=list)
+    deadlines: list[DeadlineRecord] = field(default_factory=list)  # open (and closed in this batch)
     held: list[HeldRecord] = field(default_factory=list)  # waiting in a hold (and released in this batch)
 
 
@@ -220,25 +221,42 @@ _INSERT_ORDER: tuple[Table, ...] = tuple(m.__table__ for m in (Case, CaseStatus,
 
 
 class Batch:
-    def __init__(self, session: Session, as_of: dt.date, policy: Policy, held: frozenset[str]):
+    """One unit of work. A batch lives for one transaction, or, rebound to each new transaction
+    (`rebind`), for a whole run of days: what it loaded stays loaded and parsed (a replay, the
+    benchmark: one writer). Everything it keeps is indexed by person, and what it writes is
+    tracked as it changes, so the cost of a batch follows the people it works on, not the
+    people it has loaded."""
+
+    def __init__(self, session: Session, as_of: dt.date, policy: Policy, held: frozenset[str],
+                 *, remember_ids: bool = False):
+        self.people: dict[int, _PersonView] = {}
+        self.cases: dict[tuple[int, str, str], CaseRecord] = {}
+        self.case_by_id: dict[int, CaseRecord] = {}
+        self.open_deadlines: dict[tuple[int, str], list[DeadlineRecord]] = {}  # (id(case), kind)
+        # What `finish` writes: new rows, and loaded rows that changed (each listed once).
+        self.new_cases: list[CaseRecord] = []
+        self.dirty_cases: list[CaseRecord] = []
+        self.new_deadlines: list[DeadlineRecord] = []
+        self.dirty_deadlines: list[DeadlineRecord] = []
+        self.new_held: list[HeldRecord] = []
+        self.dirty_held: list[HeldRecord] = []
+        self.new_rows: dict[Table, list[NewRow]] = {}
+        self.inbox_outcomes: list[tuple[int, str, str | None, CaseRecord | None]] = []
+        self._after_ids: list[Callable[[], None]] = []
+        self._fact_depth = 0
+        # Ids handed out so far, by table: a single writer need not ask the database again.
+        self._next_ids: dict[Table, int] | None = {} if remember_ids else None
+        self.rebind(session, as_of, policy, held)
+
+    def rebind(self, session: Session, as_of: dt.date, policy: Policy, held: frozenset[str]) -> None:
+        """Work on in a new transaction, for a day: what is loaded stays loaded."""
         self.session = session
         self.connection: Connection = session.connection()
         self.as_of = as_of
         self.policy = policy
         self.held_types = held  # letter types on hold on `as_of`
-        self.people: dict[int, _PersonView] = {}
-        self.cases: dict[tuple[int, str, str], CaseRecord] = {}
-        self.case_by_id: dict[int, CaseRecord] = {}
-        self.open_deadlines: dict[tuple[int, str], list[DeadlineRecord]] = {}  # (id(case), kind)
-        self.deadlines: list[DeadlineRecord] = []  # loaded and new: written in `finish`
-        self.held_records: list[HeldRecord] = []  # loaded and new: written in `finish`
         self.journal: Counter[tuple[str, str]] = Counter()
         self.alerts: list[tuple[CaseRecord, str, dict]] = []
-        self.new_cases: list[CaseRecord] = []
-        self.new_rows: dict[Table, list[NewRow]] = {}
-        self.inbox_outcomes: list[tuple[int, str, str | None, CaseRecord | None]] = []
-        self._after_ids: list[Callable[[], None]] = []
-        self._fact_depth = 0
 
     # ---- loading ------------------------------------------------------------------------
 
@@ -251,13 +269,10 @@ class Batch:
         for *values, state in self.connection.execute(_LOAD_CASES, {"ids": ids}):
             self._index_case(CaseRecord(*values, stored_state=state))
         for did, case_id, kind, due_on, data, opened_on in self.connection.execute(_LOAD_OPEN_DEADLINES, {"ids": ids}):
-            case = self.case_by_id[case_id]
-            deadline = DeadlineRecord(did, case, kind, due_on, data, "open", opened_on)
-            self.deadlines.append(deadline)
-            self.open_deadlines.setdefault((id(case), kind), []).append(deadline)
+            self._add_deadline(DeadlineRecord(did, self.case_by_id[case_id], kind, due_on, data, "open", opened_on))
         for hid, case_id, *values in self.connection.execute(_LOAD_HELD, {"ids": ids}):
-            case = self.case_by_id[case_id]
-            self._add_held(HeldRecord(hid, case, *values, state="held"))
+            self.people[self.case_by_id[case_id].person_id].held.append(
+                HeldRecord(hid, self.case_by_id[case_id], *values, state="held"))
 
     def _index_case(self, case: CaseRecord) -> None:
         self.cases[(case.person_id, case.process, case.key)] = case
@@ -265,9 +280,9 @@ class Batch:
         if case.id is not None:
             self.case_by_id[case.id] = case
 
-    def _add_held(self, held: HeldRecord) -> None:
-        self.held_records.append(held)
-        self.people[held.case.person_id].held.append(held)
+    def _add_deadline(self, deadline: DeadlineRecord) -> None:
+        self.people[deadline.case.person_id].deadlines.append(deadline)
+        self.open_deadlines.setdefault((id(deadline.case), deadline.kind), []).append(deadline)
 
     def state_of(self, case: CaseRecord) -> State:
         if case.state is None:
@@ -279,6 +294,32 @@ class Batch:
         return Context(today=self.as_of, policy=self.policy, person=person.facts,
                        cases=_CaseStates(self, person.cases),
                        held_keys=frozenset(h.key for h in person.held if h.state == "held" and h.key))
+
+    def due_deadlines(self, people: Iterable[int]) -> list[DeadlineRecord]:
+        """The open deadlines of these people due by `as_of`, oldest first (loaded ones in the
+        order of their ids, then those opened since, in order)."""
+        due = [d for pid in people for d in self.people[pid].deadlines if d.state == "open" and d.due_on <= self.as_of]
+        return sorted(due, key=lambda d: d.due_on)
+
+    # ---- what changes -------------------------------------------------------------------------
+
+    def _touch(self, case: CaseRecord) -> None:
+        if not case.changed:
+            case.changed = True
+            if case.stored_state is not None:
+                self.dirty_cases.append(case)
+
+    def _touch_deadline(self, deadline: DeadlineRecord) -> None:
+        if not deadline.changed:
+            deadline.changed = True
+            if not deadline.new:
+                self.dirty_deadlines.append(deadline)
+
+    def _touch_held(self, letter: HeldRecord) -> None:
+        if not letter.changed:
+            letter.changed = True
+            if not letter.new:
+                self.dirty_held.append(letter)
 
     # ---- transitions --------------------------------------------------------------------
 
@@ -300,7 +341,7 @@ class Batch:
         if case.stored_state is None and not case.changed:  # opened in this batch
             self.new_cases.append(case)
             self._index_case(case)
-        case.changed = True
+        self._touch(case)
         if status_changed:
             self.add_row(CaseStatus, {"case_id": case, "status": case.status, "on_date": self.as_of, "cause": cause})
         for action in transition.actions:
@@ -313,7 +354,8 @@ class Batch:
         """Close a case, unless letters of it wait in a hold: then it closes once they are sent."""
         held = self._held_of(case)
         for letter in held:
-            letter.closes_case = letter.changed = True
+            letter.closes_case = True
+            self._touch_held(letter)
         if not held:
             case.closed_on = self.as_of
 
@@ -330,10 +372,11 @@ class Batch:
             self._send(case, action.kind, action.type, action.to, data)
             return
         overdue = action.overdue
-        self._add_held(HeldRecord(
-            None, case, action.kind, action.type, action.to, data, action.key, self.as_of,
-            overdue.due_by if overdue else None, overdue.alert if overdue else None,
-            jsonable(overdue.data) if overdue else None, None, False, "held", new=True))
+        letter = HeldRecord(None, case, action.kind, action.type, action.to, data, action.key, self.as_of,
+                            overdue.due_by if overdue else None, overdue.alert if overdue else None,
+                            jsonable(overdue.data) if overdue else None, None, False, "held", new=True)
+        self.new_held.append(letter)
+        self.people[case.person_id].held.append(letter)
 
     @carry_out.register
     def _withdraw(self, action: Withdraw, case: CaseRecord) -> None:
@@ -356,8 +399,8 @@ class Batch:
         self._cancel_deadlines(case, action.kind)
         deadline = DeadlineRecord(None, case, action.kind, action.due, jsonable(action.data), "open", self.as_of,
                                   new=True)
-        self.deadlines.append(deadline)
-        self.open_deadlines.setdefault((id(case), action.kind), []).append(deadline)
+        self.new_deadlines.append(deadline)
+        self._add_deadline(deadline)
 
     @carry_out.register
     def _cancel_deadline(self, action: CancelDeadline, case: CaseRecord) -> None:
@@ -393,17 +436,18 @@ class Batch:
     @carry_out.register
     def _end_journey(self, action: EndJourney, case: CaseRecord) -> None:
         """Every other open case of the person closes; deadlines and held letters end with it."""
-        for other in self.people[case.person_id].cases:
+        person = self.people[case.person_id]
+        for other in person.cases:
             if other is case or other.closed_on is not None:
                 continue
-            for kind in [k for (case_key, k) in self.open_deadlines if case_key == id(other)]:
+            for kind in {d.kind for d in person.deadlines if d.case is other and d.state == "open"}:
                 self._cancel_deadlines(other, kind)
             for letter in self._held_of(other):
                 self._end_hold(letter, "withdrawn")
             other.waiting_for = other.waiting_since = other.late_since = None
             other.closed_on = other.updated_on = self.as_of
             other.status = "journey_ended"
-            other.changed = True
+            self._touch(other)
             self.add_row(CaseStatus, {"case_id": other, "status": other.status, "on_date": self.as_of,
                                       "cause": f"journey_ended: {action.reason}"})
 
@@ -413,7 +457,8 @@ class Batch:
         return [h for h in self.people[case.person_id].held if h.case is case and h.state == "held"]
 
     def _end_hold(self, letter: HeldRecord, state: str) -> None:
-        letter.state, letter.closed_on, letter.changed = state, self.as_of, True
+        letter.state, letter.closed_on = state, self.as_of
+        self._touch_held(letter)
 
     def _show_holds(self, case: CaseRecord) -> None:
         """What the case waits for, with the letters of it that wait in a hold."""
@@ -423,10 +468,10 @@ class Batch:
             case.waiting_since = min((h.held_on for h in held), default=None)
         case.waiting_for = with_holds(own, (h.type for h in held))
 
-    def release_holds(self, *, alert_overdue: bool) -> None:
-        """For the people loaded: send what waits in a hold that has been released, and (the
-        daily monitor) tell process owners of held letters past their day (`Overdue`)."""
-        for person in self.people.values():
+    def release_holds(self, people: Iterable[int], *, alert_overdue: bool) -> None:
+        """For these people: send what waits in a hold that has been released, and (the daily
+        monitor) tell process owners of held letters past their day (`Overdue`)."""
+        for person in (self.people[pid] for pid in people):
             for letter in [h for h in person.held if h.state == "held"]:
                 case = letter.case
                 if not is_held(letter.type, self.held_types):
@@ -437,7 +482,7 @@ class Batch:
                 else:
                     continue
                 case.updated_on = self.as_of
-                case.changed = True
+                self._touch(case)
 
     def _release(self, letter: HeldRecord) -> None:
         case = letter.case
@@ -454,7 +499,8 @@ class Batch:
 
     def _alert_overdue(self, letter: HeldRecord) -> None:
         assert letter.due_by is not None and letter.overdue_alert is not None
-        letter.alerted_on, letter.changed = self.as_of, True
+        letter.alerted_on = self.as_of
+        self._touch_held(letter)
         case = letter.case
         self._alert(Alert(letter.overdue_alert, {
             **(letter.overdue_data or {}), "due_by": letter.due_by, "days_late": (self.as_of - letter.due_by).days,
@@ -471,7 +517,7 @@ class Batch:
     def _close(self, deadline: DeadlineRecord, state: str) -> None:
         deadline.state = state
         deadline.closed_on = self.as_of
-        deadline.changed = True
+        self._touch_deadline(deadline)
 
     def take_deadline(self, case: CaseRecord, deadline: DeadlineRecord) -> None:
         """Mark a due deadline fired so the transition it causes sees it closed."""
@@ -494,39 +540,33 @@ class Batch:
         """What the batch holds for one person now; the function returned puts it back, so an
         event or timer that fails half-way leaves no trace and the rest of the batch goes on."""
         person = self.people[person_id]
-        cases = [(c, {f.name: getattr(c, f.name) for f in fields(c)}) for c in person.cases]
-        mine = {id(c) for c in person.cases}
-        open_lists = {k: list(v) for k, v in self.open_deadlines.items() if k[0] in mine}
-        deadlines = [(d, d.state, d.closed_on, d.changed) for lst in open_lists.values() for d in lst]
-        held = [(h, replace(h)) for h in person.held]
-        lengths = (len(self.deadlines), len(self.held_records), len(self.new_cases), len(self.alerts),
-                   len(self.inbox_outcomes), len(self._after_ids), len(person.cases), len(person.held))
+        cases = [(c, c.__dict__.copy()) for c in person.cases]
+        deadlines = [(d, d.__dict__.copy()) for d in person.deadlines]
+        held = [(h, h.__dict__.copy()) for h in person.held]
+        kept = (list(person.cases), list(person.deadlines), list(person.held))
+        lists = (self.new_cases, self.dirty_cases, self.new_deadlines, self.dirty_deadlines, self.new_held,
+                 self.dirty_held, self.alerts, self.inbox_outcomes, self._after_ids)
+        lengths = [len(items) for items in lists]
         rows = {table: len(rows) for table, rows in self.new_rows.items()}
-        journal = Counter(self.journal)
-        case_keys = set(self.cases)
+        journal = dict(self.journal)
 
         def restore() -> None:
-            for case, values in cases:
-                for name, value in values.items():
-                    setattr(case, name, value)
-            opened_since = {id(c) for c in person.cases[lengths[6]:]}
-            for key in [k for k in self.open_deadlines if k[0] in mine or k[0] in opened_since]:
-                del self.open_deadlines[key]
-            self.open_deadlines.update(open_lists)
-            for deadline, state, closed_on, changed in deadlines:
-                deadline.state, deadline.closed_on, deadline.changed = state, closed_on, changed
-            for letter, before in held:
-                for f in fields(before):
-                    setattr(letter, f.name, getattr(before, f.name))
-            del self.deadlines[lengths[0]:], self.held_records[lengths[1]:], self.new_cases[lengths[2]:]
-            del self.alerts[lengths[3]:], self.inbox_outcomes[lengths[4]:], self._after_ids[lengths[5]:]
-            del person.cases[lengths[6]:], person.held[lengths[7]:]
+            for case in person.cases[len(kept[0]):]:  # opened since: forget them
+                self.cases.pop((case.person_id, case.process, case.key), None)
+            for deadline in {(id(d.case), d.kind) for d in person.deadlines}:
+                self.open_deadlines.pop(deadline, None)
+            for record, values in (*cases, *deadlines, *held):
+                record.__dict__.update(values)
+            person.cases[:], person.deadlines[:], person.held[:] = kept
+            for deadline in person.deadlines:  # the open ones, as they were
+                if deadline.state == "open":
+                    self.open_deadlines.setdefault((id(deadline.case), deadline.kind), []).append(deadline)
+            for items, length in zip(lists, lengths):
+                del items[length:]
             for table in list(self.new_rows):
                 del self.new_rows[table][rows.get(table, 0):]
             self.journal.clear()
             self.journal.update(journal)
-            for key in set(self.cases) - case_keys:
-                del self.cases[key]
             self._fact_depth = 0
 
         return restore
@@ -580,14 +620,14 @@ class Batch:
         """Write everything the batch did: ids first, then inserts, then version-checked updates."""
         new_deadlines = [(d, self.add_row(Deadline, {
             "case_id": d.case, "kind": d.kind, "due_on": d.due_on, "data": d.data, "state": d.state,
-            "opened_on": d.opened_on, "closed_on": d.closed_on})) for d in self.deadlines if d.new]
+            "opened_on": d.opened_on, "closed_on": d.closed_on})) for d in self.new_deadlines]
         new_held = [(h, self.add_row(HeldLetter, {
             "case_id": h.case, "kind": h.kind, "type": h.type, "recipient": h.recipient, "data": h.data,
             "key": h.key, "held_on": h.held_on, "due_by": h.due_by, "overdue_alert": h.overdue_alert,
             "overdue_data": h.overdue_data, "alerted_on": h.alerted_on, "closes_case": h.closes_case,
-            "state": h.state, "closed_on": h.closed_on})) for h in self.held_records if h.new]
+            "state": h.state, "closed_on": h.closed_on})) for h in self.new_held]
         ids = allocate_ids(self.connection, {CASES: len(self.new_cases)}
-                           | {table: len(rows) for table, rows in self.new_rows.items()})
+                           | {table: len(rows) for table, rows in self.new_rows.items()}, self._next_ids)
         for case, new_id in zip(self.new_cases, ids[CASES]):
             case.id = new_id
             self.case_by_id[new_id] = case
@@ -598,7 +638,6 @@ class Batch:
             record.id = row.id
         for fill_in in self._after_ids:
             fill_in()
-        self._after_ids = []
 
         if self.new_cases:
             self.connection.execute(insert(CASES), [self._case_values(c) | {"version": 1} for c in self.new_cases])
@@ -608,43 +647,47 @@ class Batch:
                 by_columns.setdefault(frozenset(row.values), []).append(_resolved(row))
             for rows in by_columns.values():
                 self.connection.execute(insert(table), rows)
-        changed = [c for c in self.case_by_id.values() if c.changed and c.stored_state is not None]
-        if changed:
+        if self.dirty_cases:
             result = self.connection.execute(_UPDATE_CASE, [
                 {name: values[name] for name in _CASE_FIELDS} | {"b_id": c.id, "b_version": c.version}
-                for c in changed for values in (self._case_values(c),)])
-            if result.rowcount != len(changed):
-                raise StaleDataError(f"{len(changed) - result.rowcount} of {len(changed)} cases were changed by "
-                                     "another worker meanwhile; the batch is rolled back")
-            for case in changed:
+                for c in self.dirty_cases for values in (self._case_values(c),)])
+            if result.rowcount != len(self.dirty_cases):
+                raise StaleDataError(f"{len(self.dirty_cases) - result.rowcount} of {len(self.dirty_cases)} cases "
+                                     "were changed by another worker meanwhile; the batch is rolled back")
+            for case in self.dirty_cases:
                 case.version += 1
-        closed = [{"b_id": d.id, "state": d.state, "closed_on": d.closed_on}
-                  for d in self.deadlines if d.changed and not d.new]
-        if closed:
+        if self.dirty_deadlines:
+            closed = [{"b_id": d.id, "state": d.state, "closed_on": d.closed_on} for d in self.dirty_deadlines]
             _expect(self.connection.execute(_CLOSE_DEADLINE, closed).rowcount, len(closed), "deadlines")
-        held_changes = [{"b_id": h.id, "state": h.state, "closed_on": h.closed_on, "alerted_on": h.alerted_on,
-                         "closes_case": h.closes_case} for h in self.held_records if h.changed and not h.new]
-        if held_changes:
-            self.connection.execute(_UPDATE_HELD, held_changes)
+        if self.dirty_held:
+            self.connection.execute(_UPDATE_HELD, [
+                {"b_id": h.id, "state": h.state, "closed_on": h.closed_on, "alerted_on": h.alerted_on,
+                 "closes_case": h.closes_case} for h in self.dirty_held])
         if self.inbox_outcomes:
             _expect(self.connection.execute(_RECORD_OUTCOME, [
                 {"b_id": inbox_id, "status": status, "reason": reason,
                  "case_id": case.id if case is not None else None, "processed_on": self.as_of}
                 for inbox_id, status, reason, case in self.inbox_outcomes]).rowcount,
                 len(self.inbox_outcomes), "received events")
+        self._written()
+
+    def _written(self) -> None:
+        """After `finish`: what was written is now as stored; keep only what is still open."""
         for case in self.new_cases:
-            case.stored_state = ""  # written: a later transition in this batch object updates it
-        self.new_cases, self.new_rows, self.inbox_outcomes = [], {}, []
-        self.deadlines = [d for d in self.deadlines if d.state == "open"]
-        for deadline in self.deadlines:
-            deadline.new = deadline.changed = False
-        self.held_records = [h for h in self.held_records if h.state == "held"]
-        for person in self.people.values():
-            person.held = [h for h in person.held if h.state == "held"]
-        for held in self.held_records:
-            held.new = held.changed = False
-        for case in self.case_by_id.values():
+            case.stored_state = ""  # written: a later transition updates it
+        for case in (*self.new_cases, *self.dirty_cases):
             case.changed = False
+        touched = {d.case.person_id for d in (*self.new_deadlines, *self.dirty_deadlines)}
+        touched_held = {h.case.person_id for h in (*self.new_held, *self.dirty_held)}
+        for record in (*self.new_deadlines, *self.dirty_deadlines, *self.new_held, *self.dirty_held):
+            record.new = record.changed = False
+        for pid in touched:
+            self.people[pid].deadlines = [d for d in self.people[pid].deadlines if d.state == "open"]
+        for pid in touched_held:
+            self.people[pid].held = [h for h in self.people[pid].held if h.state == "held"]
+        self.new_cases, self.dirty_cases, self.new_rows, self.inbox_outcomes = [], [], {}, []
+        self.new_deadlines, self.dirty_deadlines, self.new_held, self.dirty_held = [], [], [], []
+        self._after_ids = []
 
     def _case_values(self, case: CaseRecord) -> dict[str, Any]:
         return {"id": case.id, "person_id": case.person_id, "process": case.process, "key": case.key,
@@ -660,7 +703,8 @@ def _expect(written: int, claimed: int, what: str) -> None:
                              "the batch is rolled back and nothing of it is written")
 
 
-def allocate_ids(connection: Connection, counts: dict[Table, int]) -> dict[Table, list[int]]:
+def allocate_ids(connection: Connection, counts: dict[Table, int],
+                 remembered: dict[Table, int] | None = None) -> dict[Table, list[int]]:
     """Ids for new rows, `counts[table]` of each table, so rows can refer to each other
     before they are inserted and every table's rows go in one statement.
 
@@ -668,15 +712,24 @@ def allocate_ids(connection: Connection, counts: dict[Table, int]) -> dict[Table
     numbered as SQLite would (the highest id + 1; one query for all tables). Should another
     worker insert rows of a table meanwhile, the INSERT fails on the primary key and the
     whole transaction rolls back (its task is retried): an id is never taken twice and
-    nothing is overwritten."""
+    nothing is overwritten. A single writer (a replay) passes `remembered`: the last id
+    given per table, so the database is asked once a table."""
     wanted = [table for table, count in counts.items() if count]
     ids: dict[Table, list[int]] = {table: [] for table in counts}
     if not wanted:
         return ids
     if connection.dialect.name == "sqlite":
-        lasts = connection.execute(select(*(_LAST_ID[table] for table in wanted))).one()
-        for table, last in zip(wanted, lasts):
-            ids[table] = list(range((last or 0) + 1, (last or 0) + counts[table] + 1))
+        unknown = [table for table in wanted if remembered is None or table not in remembered]
+        if unknown:
+            lasts = connection.execute(select(*(_LAST_ID[table] for table in unknown))).one()
+            known = dict(zip(unknown, (last or 0 for last in lasts)))
+        else:
+            known = {}
+        for table in wanted:
+            last = remembered[table] if remembered is not None and table in remembered else known[table]
+            ids[table] = list(range(last + 1, last + counts[table] + 1))
+            if remembered is not None:
+                remembered[table] = last + counts[table]
     else:
         for table in wanted:
             ids[table] = list(connection.scalars(_NEXT_IDS, {"table": table.name, "count": counts[table]}))

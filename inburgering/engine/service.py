@@ -31,6 +31,8 @@ from inburgering.store.models import Case, Deadline, HeldLetter, LetterHold, Per
 log = logging.getLogger(__name__)
 
 DEFAULT_BATCH = 2000
+MAX_ROUNDS = 1000  # rounds of batches in one monitor run: the people with timers due come in batches
+MAX_PASSES = 100  # timers opening timers due the same day, within one batch
 
 
 # ---- people -------------------------------------------------------------------------------
@@ -272,24 +274,6 @@ def _paused(step: str) -> None:
         after_claim(step)
 
 
-def release_holds(case_file: CaseFile, as_of: dt.date, *, alert_overdue: bool,
-                  partition: Partition = ALL) -> Batch | None:
-    """Send the letters that waited in a hold released by `as_of` and (the monitor) alert process
-    owners of held letters past their day. Runs first in every ingest and monitor run; returns
-    the finished batch (what it sent and alerted), or None when there was nothing to do."""
-    with case_file.transaction() as session:
-        held = held_letter_types(session, as_of)
-        people = [pid for pid, in _claiming(session, _holds_with_work(held, alert_overdue),
-                                            {"as_of": as_of, **partition.values()})]
-        if not people:
-            return None
-        batch = Batch(session, as_of, load_policy(session), held)
-        batch.load_people(people)
-        batch.release_holds(alert_overdue=alert_overdue)
-        batch.finish()
-        return batch
-
-
 def _alerts(batch: Batch) -> list[dict]:
     return [{"case": c.label, "process": c.process, "type": t, **d} for c, t, d in batch.alerts]
 
@@ -304,24 +288,145 @@ def _holds_with_work(held: frozenset[str], alert_overdue: bool):
     return _claimed(select(Person.id).where(Person.id.in_(people_with_work)), Person.id)
 
 
+class Worker:
+    """Ingests and monitors for one partition of the people.
+
+    Each batch is a transaction that claims its people. With `keep_loaded` (a replay, the
+    benchmark: one writer) what a batch loads stays loaded and parsed for the whole run, and
+    `day` does a simulated day in one transaction; in production every batch loads afresh
+    (other workers change people between runs)."""
+
+    def __init__(self, case_file: CaseFile, *, partition: Partition = ALL, keep_loaded: bool = False):
+        self.case_file = case_file
+        self.partition = partition
+        self.keep_loaded = keep_loaded
+        self._batch: Batch | None = None
+
+    # ---- the runs ---------------------------------------------------------------------------
+
+    def ingest(self, as_of: dt.date, *, batch_size: int = DEFAULT_BATCH) -> RunReport:
+        """Bring every person with events pending up to `as_of`: their events dated on or before
+        it, in arrival order, then their timers due by then (see `_bring_up_to_date`)."""
+        report = RunReport(as_of)
+        self._in_transaction(lambda session: self._release_holds(session, as_of, report, alert_overdue=False))
+        while True:
+            rows = self._in_transaction(lambda session: self._ingest_batch(session, as_of, batch_size, report))
+            if len(rows) < batch_size:  # that was the last of them: applying events receives none
+                return report
+
+    def run_monitor(self, as_of: dt.date, *, batch_size: int = DEFAULT_BATCH) -> RunReport:
+        """Bring every person with a timer due up to `as_of` (see `_bring_up_to_date`). Running a
+        day twice changes nothing. Held letters released are sent and held letters past their
+        day alerted first."""
+        report = RunReport(as_of)
+        self._in_transaction(lambda session: self._release_holds(session, as_of, report, alert_overdue=True))
+        for _ in range(MAX_ROUNDS):
+            due = self._in_transaction(lambda session: self._monitor_batch(session, as_of, batch_size, report))
+            if len(due) < batch_size:
+                return report
+        raise RuntimeError(f"deadline monitor did not settle for {as_of} after {MAX_ROUNDS} rounds")
+
+    def day(self, as_of: dt.date, *, batch_size: int = DEFAULT_BATCH) -> RunReport:
+        """A simulated day in one transaction: the ingest, then the monitor (replays)."""
+        report = RunReport(as_of)
+
+        def whole_day(session: Session) -> None:
+            self._release_holds(session, as_of, report, alert_overdue=True)
+            while len(self._ingest_batch(session, as_of, batch_size, report)) == batch_size:
+                pass
+            for _ in range(MAX_ROUNDS):
+                if len(self._monitor_batch(session, as_of, batch_size, report)) < batch_size:
+                    return
+            raise RuntimeError(f"deadline monitor did not settle for {as_of} after {MAX_ROUNDS} rounds")
+
+        self._in_transaction(whole_day)
+        return report
+
+    # ---- one transaction, one batch ------------------------------------------------------------
+
+    def _in_transaction(self, work: Callable[[Session], Any]) -> Any:
+        try:
+            with self.case_file.transaction() as session:
+                return work(session)
+        except BaseException:
+            self._batch = None  # what it holds may be ahead of what was written
+            raise
+
+    def _batch_for(self, session: Session, as_of: dt.date) -> Batch:
+        policy, held = load_policy(session), held_letter_types(session, as_of)
+        if self._batch is not None:
+            self._batch.rebind(session, as_of, policy, held)
+            return self._batch
+        batch = Batch(session, as_of, policy, held, remember_ids=self.keep_loaded)
+        if self.keep_loaded:
+            self._batch = batch
+        return batch
+
+    def _ingest_batch(self, session: Session, as_of: dt.date, batch_size: int, report: RunReport) -> list:
+        rows = _claiming(session, _PENDING_EVENTS, {"as_of": as_of, "limit": batch_size, **self.partition.values()})
+        if rows:
+            _paused("ingest")
+            self._bring_up_to_date(session, as_of, {person_id for _, person_id, _ in rows}, report)
+        return rows
+
+    def _monitor_batch(self, session: Session, as_of: dt.date, batch_size: int, report: RunReport) -> list:
+        due = _claiming(session, _DUE_DEADLINES, {"as_of": as_of, "limit": batch_size, **self.partition.values()})
+        if due:
+            _paused("monitor")
+            self._bring_up_to_date(session, as_of, {person_id for _, person_id in due}, report)
+        return due
+
+    def _release_holds(self, session: Session, as_of: dt.date, report: RunReport, *, alert_overdue: bool) -> None:
+        """Send the letters that waited in a hold released by `as_of` and (the monitor) alert
+        process owners of held letters past their day."""
+        held = held_letter_types(session, as_of)
+        people = [pid for pid, in _claiming(session, _holds_with_work(held, alert_overdue),
+                                            {"as_of": as_of, **self.partition.values()})]
+        if not people:
+            return
+        batch = self._batch_for(session, as_of)
+        batch.load_people(people)
+        batch.release_holds(people, alert_overdue=alert_overdue)
+        batch.finish()
+        report.took(batch)
+
+    def _bring_up_to_date(self, session: Session, as_of: dt.date, people: set[int], report: RunReport) -> None:
+        """One person's day, for every person claimed: their pending events dated up to `as_of`,
+        in arrival order, then their timers due by then, oldest first, then the timers those
+        opened that are due already, and so on. Ingest and monitor both do exactly this, so
+        whichever worker gets to a person first, the result is what one worker leaves. A timer
+        that raises, or comes due again the day it fired (a loop), is parked as an incident on
+        its case; an event that raises too; the rest of the batch goes on."""
+        batch = self._batch_for(session, as_of)
+        batch.load_people(people)
+        for inbox_id, person_id, payload in session.execute(_PENDING_OF_PEOPLE,
+                                                             {"as_of": as_of, "ids": sorted(people)}):
+            _apply_event(batch, inbox_id, person_id, payload, report)
+        fired: set[tuple[int, str]] = set()  # (case, kind): a timer due again the day it fired loops
+        parked: list[tuple[DeadlineRecord, Exception]] = []
+        for _ in range(MAX_PASSES):
+            due = batch.due_deadlines(people)
+            if not due:
+                break
+            for deadline in due:
+                if deadline.state == "open":  # an earlier timer of this pass may have closed it
+                    _fire(batch, deadline, fired, parked, report)
+        else:
+            raise RuntimeError(f"timers kept opening timers due on {as_of} after {MAX_PASSES} passes")
+        batch.finish()
+        for deadline, exc in parked:  # the deadline has its id now
+            case = deadline.case
+            open_incident(session, kind="timer", source="deadlines", source_id=deadline.id, case_id=case.id,
+                          summary=f"the timer {deadline.kind} of case-{case.id} could not fire", on=as_of,
+                          error=f"{type(exc).__name__}: {exc}")
+        report.took(batch)
+
+
 def ingest(case_file: CaseFile, as_of: dt.date, *, batch_size: int = DEFAULT_BATCH,
            partition: Partition = ALL) -> RunReport:
-    """Bring every person with events pending up to `as_of`: their events dated on or before
-    it, in arrival order, then their timers due by then (see `_bring_up_to_date`). In batches,
-    each claiming its people: safe with other ingests and monitors at once."""
-    report = RunReport(as_of)
-    released = release_holds(case_file, as_of, alert_overdue=False, partition=partition)
-    if released is not None:
-        report.took(released)
-    while True:
-        with case_file.transaction() as session:
-            rows = _claiming(session, _PENDING_EVENTS, {"as_of": as_of, "limit": batch_size, **partition.values()})
-            if not rows:
-                return report
-            _paused("ingest")
-            _bring_up_to_date(session, as_of, {person_id for _, person_id, _ in rows}, report)
-        if len(rows) < batch_size:  # that was the last of them: applying events receives none
-            return report
+    """Apply every pending event dated on or before `as_of` (and the timers of those people then
+    due), in batches, each claiming its people: safe with other ingests and monitors at once."""
+    return Worker(case_file, partition=partition).ingest(as_of, batch_size=batch_size)
 
 
 _PENDING_EVENTS = _claimed(
@@ -333,10 +438,11 @@ _PENDING_EVENTS = _claimed(
 
 
 def _apply_event(batch: Batch, inbox_id: int, person_id: int, payload: dict, report: RunReport) -> None:
-    event = parse_event(payload)
-    process = process_for(event)
     restore = batch.savepoint(person_id)
+    event = process = None
     try:
+        event = parse_event(payload)  # a row stored by an older version may not parse any more
+        process = process_for(event)
         if process is None:
             raise EventRejected(f"no process handles {event.type} events yet")  # type: ignore[attr-defined]
         ctx = batch.context(person_id)
@@ -363,10 +469,10 @@ def _apply_event(batch: Batch, inbox_id: int, person_id: int, payload: dict, rep
         log.exception("event %s could not be applied", inbox_id)
         batch.record_outcome(inbox_id, "error", "the event could not be applied (an error in the engine); it is "
                                                 "parked as an incident for staff to retry")
-        case_id = _case_of(batch, person_id, process, event)
+        case_id = _case_of(batch, person_id, process)
+        kind = getattr(event, "type", None) or str(payload.get("type", "an"))[:60]
         open_incident(batch.session, kind="event", source="received_events", source_id=inbox_id, case_id=case_id,
-                      summary=f"{event.type} event {inbox_id} could not be applied"  # type: ignore[attr-defined]
-                              + (f" to case-{case_id}" if case_id else ""),
+                      summary=f"{kind} event {inbox_id} could not be applied" + (f" to case-{case_id}" if case_id else ""),
                       on=batch.as_of, error=f"{type(exc).__name__}: {exc}")
         report.errors += 1
         report.incidents += 1
@@ -375,65 +481,14 @@ def _apply_event(batch: Batch, inbox_id: int, person_id: int, payload: dict, rep
     report.applied += 1
 
 
-# ---- the deadline monitor, and one person's day -----------------------------------------------
-
-
-MAX_ROUNDS = 1000  # rounds of batches in one monitor run: the people with timers due come in batches
-MAX_PASSES = 100  # timers opening timers due the same day, within one batch
+# ---- the deadline monitor ----------------------------------------------------------------------
 
 
 def run_monitor(case_file: CaseFile, as_of: dt.date, *, batch_size: int = DEFAULT_BATCH,
                 partition: Partition = ALL) -> RunReport:
-    """Bring every person with a timer due up to `as_of` (see `_bring_up_to_date`). Running a
-    day twice changes nothing; other monitors and ingests may run at once (each batch claims
-    its people). Held letters released are sent and held letters past their day alerted first."""
-    report = RunReport(as_of)
-    released = release_holds(case_file, as_of, alert_overdue=True, partition=partition)
-    if released is not None:
-        report.took(released)
-    for _ in range(MAX_ROUNDS):
-        with case_file.transaction() as session:
-            due = _claiming(session, _DUE_DEADLINES, {"as_of": as_of, "limit": batch_size, **partition.values()})
-            if not due:
-                return report
-            _paused("monitor")
-            _bring_up_to_date(session, as_of, {person_id for _, person_id in due}, report)
-        if len(due) < batch_size:
-            return report
-    raise RuntimeError(f"deadline monitor did not settle for {as_of} after {MAX_ROUNDS} rounds")
-
-
-def _bring_up_to_date(session: Session, as_of: dt.date, people: set[int], report: RunReport) -> None:
-    """One person's day, for every person claimed: their pending events dated up to `as_of`,
-    in arrival order, then their timers due by then, oldest first, then the timers those
-    opened that are due already, and so on. Ingest and monitor both do exactly this, so
-    whichever worker gets to a person first, the result is what one worker leaves. A timer
-    that raises, or comes due again the day it fired (a loop), is parked as an incident on
-    its case; an event that raises too; the rest of the batch goes on."""
-    batch = Batch(session, as_of, load_policy(session), held_letter_types(session, as_of))
-    batch.load_people(people)
-    for inbox_id, person_id, payload in session.execute(_PENDING_OF_PEOPLE, {"as_of": as_of, "ids": sorted(people)}):
-        _apply_event(batch, inbox_id, person_id, payload, report)
-    fired: set[tuple[int, str]] = set()  # (case, kind): a timer due again the day it fired loops
-    parked: list[tuple[DeadlineRecord, Exception]] = []
-    for _ in range(MAX_PASSES):
-        # In the order the deadlines were loaded (by id) and opened: as rounds of a monitor fire them.
-        due = sorted((d for d in batch.deadlines if d.state == "open" and d.due_on <= as_of),
-                     key=lambda d: d.due_on)
-        if not due:
-            break
-        for deadline in due:
-            if deadline.state == "open":  # an earlier timer of this pass may have closed it
-                _fire(batch, deadline, fired, parked, report)
-    else:
-        raise RuntimeError(f"timers kept opening timers due on {as_of} after {MAX_PASSES} passes")
-    batch.finish()
-    for deadline, exc in parked:  # the deadline has its id now
-        case = deadline.case
-        open_incident(session, kind="timer", source="deadlines", source_id=deadline.id, case_id=case.id,
-                      summary=f"the timer {deadline.kind} of case-{case.id} could not fire", on=as_of,
-                      error=f"{type(exc).__name__}: {exc}")
-    report.took(batch)
+    """Fire every open deadline due on or before `as_of` (the people's pending events first), in
+    batches, each claiming its people. A timer that raises or loops is parked as an incident."""
+    return Worker(case_file, partition=partition).run_monitor(as_of, batch_size=batch_size)
 
 
 def _fire(batch: Batch, deadline: DeadlineRecord, fired: set[tuple[int, str]],
@@ -480,7 +535,7 @@ _DUE_DEADLINES = _claimed(
     .limit(bindparam("limit")), Case.person_id)
 
 
-def _case_of(batch: Batch, person_id: int, process, event: Event) -> int | None:  # noqa: ANN001
+def _case_of(batch: Batch, person_id: int, process) -> int | None:  # noqa: ANN001
     """The case an event that failed was for, if it can be told without running it again."""
     if process is None:
         return None

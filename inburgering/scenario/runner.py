@@ -27,9 +27,10 @@ class DayDriver(Protocol):
 
 
 def embedded_driver(case_file: CaseFile, days: list[dt.date]) -> None:
+    """Every day in one transaction, by one worker that keeps what it loaded (one writer)."""
+    worker = service.Worker(case_file, keep_loaded=True)
     for day in days:
-        service.ingest(case_file, day)
-        service.run_monitor(case_file, day)
+        worker.day(day)
 
 
 def prepare(case_file: CaseFile, scenario: Scenario) -> None:
