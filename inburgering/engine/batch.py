@@ -244,6 +244,7 @@ class Batch:
         self.inbox_outcomes: list[tuple[int, str, str | None, CaseRecord | None]] = []
         self._after_ids: list[Callable[[], None]] = []
         self._fact_depth = 0
+        self._undo: dict[int, tuple[Any, dict]] | None = None  # the current savepoint's records
         # Ids handed out so far, by table: a single writer need not ask the database again.
         self._next_ids: dict[Table, int] | None = {} if remember_ids else None
         self.rebind(session, as_of, policy, held)
@@ -331,6 +332,7 @@ class Batch:
 
     def commit_transition(self, case: CaseRecord, transition: Transition, cause: str) -> None:
         """Keep the transition's state and carry out its actions (written in `finish`)."""
+        self._remember(case)
         case.state = transition.state
         case.waiting_for = transition.waiting_for
         case.waiting_since = transition.waiting_since
@@ -354,6 +356,7 @@ class Batch:
         """Close a case, unless letters of it wait in a hold: then it closes once they are sent."""
         held = self._held_of(case)
         for letter in held:
+            self._remember(letter)
             letter.closes_case = True
             self._touch_held(letter)
         if not held:
@@ -444,6 +447,7 @@ class Batch:
                 self._cancel_deadlines(other, kind)
             for letter in self._held_of(other):
                 self._end_hold(letter, "withdrawn")
+            self._remember(other)
             other.waiting_for = other.waiting_since = other.late_since = None
             other.closed_on = other.updated_on = self.as_of
             other.status = "journey_ended"
@@ -457,6 +461,7 @@ class Batch:
         return [h for h in self.people[case.person_id].held if h.case is case and h.state == "held"]
 
     def _end_hold(self, letter: HeldRecord, state: str) -> None:
+        self._remember(letter)
         letter.state, letter.closed_on = state, self.as_of
         self._touch_held(letter)
 
@@ -515,6 +520,7 @@ class Batch:
             self._close(deadline, "cancelled")
 
     def _close(self, deadline: DeadlineRecord, state: str) -> None:
+        self._remember(deadline)
         deadline.state = state
         deadline.closed_on = self.as_of
         self._touch_deadline(deadline)
@@ -540,9 +546,7 @@ class Batch:
         """What the batch holds for one person now; the function returned puts it back, so an
         event or timer that fails half-way leaves no trace and the rest of the batch goes on."""
         person = self.people[person_id]
-        cases = [(c, c.__dict__.copy()) for c in person.cases]
-        deadlines = [(d, d.__dict__.copy()) for d in person.deadlines]
-        held = [(h, h.__dict__.copy()) for h in person.held]
+        undo = self._undo = {}  # each record changed from now on, as it was (see _remember)
         kept = (list(person.cases), list(person.deadlines), list(person.held))
         lists = (self.new_cases, self.dirty_cases, self.new_deadlines, self.dirty_deadlines, self.new_held,
                  self.dirty_held, self.alerts, self.inbox_outcomes, self._after_ids)
@@ -555,7 +559,7 @@ class Batch:
                 self.cases.pop((case.person_id, case.process, case.key), None)
             for deadline in {(id(d.case), d.kind) for d in person.deadlines}:
                 self.open_deadlines.pop(deadline, None)
-            for record, values in (*cases, *deadlines, *held):
+            for record, values in undo.values():
                 record.__dict__.update(values)
             person.cases[:], person.deadlines[:], person.held[:] = kept
             for deadline in person.deadlines:  # the open ones, as they were
@@ -570,6 +574,11 @@ class Batch:
             self._fact_depth = 0
 
         return restore
+
+    def _remember(self, record: Any) -> None:
+        """Keep a record as it was before the current event or timer changes it (the savepoint)."""
+        if self._undo is not None and id(record) not in self._undo:
+            self._undo[id(record)] = (record, record.__dict__.copy())
 
     # ---- rows -------------------------------------------------------------------------------
 
@@ -688,6 +697,7 @@ class Batch:
         self.new_cases, self.dirty_cases, self.new_rows, self.inbox_outcomes = [], [], {}, []
         self.new_deadlines, self.dirty_deadlines, self.new_held, self.dirty_held = [], [], [], []
         self._after_ids = []
+        self._undo = None
 
     def _case_values(self, case: CaseRecord) -> dict[str, Any]:
         return {"id": case.id, "person_id": case.person_id, "process": case.process, "key": case.key,
