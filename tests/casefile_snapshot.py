@@ -13,6 +13,7 @@ import re
 
 from sqlalchemy import select
 
+from inburgering.letters.stored import letter_text
 from inburgering.store.db import CaseFile
 from inburgering.store.models import (
     Case,
@@ -48,8 +49,8 @@ def snapshot(case_file: CaseFile) -> dict[str, list[tuple]]:
                             for c in s.scalars(select(Case))),
             "journal": sorted((names[j.case_id], str(j.on_date), j.kind, j.type, _json(j.data))
                               for j in s.scalars(select(JournalEntry))),
-            "letters": sorted((names[x.case_id], str(x.on_date), x.kind, x.type, x.subject, named(x.body))
-                              for x in s.scalars(select(Letter))),
+            "letters": sorted((names[x.case_id], str(x.on_date), x.kind, x.type, text.subject, named(text.body))
+                              for x in s.scalars(select(Letter)) for text in (letter_text(s, x),)),
             "outbox": sorted((names[o.case_id], o.channel, o.status, _json(o.payload))
                              for o in s.scalars(select(OutboxMessage))),
             "deadlines": sorted((names[d.case_id], d.kind, str(d.due_on), d.state, str(d.opened_on), str(d.closed_on),

@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from inburgering.store.db import CaseFile
 from inburgering.store.models import Case, Deadline, Letter
+from inburgering.letters.stored import letter_text
 from tests.scenario_helpers import entries, make_scenario, replay
 
 START = "2020-01-06"  # a Monday; the obligation starts this day: Wi2013 with ONA
@@ -341,7 +342,7 @@ def test_diploma_goes_out_on_the_last_required_pass_and_the_case_records_the_obl
             assert sorted(fired) == sorted(f"exam_invitation:{p}" for p in ALL_WI2013 + ["lezen"])
             letter = session.scalars(select(Letter).where(Letter.type == "exam_invitation")
                                      .order_by(Letter.on_date)).first()
-            body = letter.body
+            body = letter_text(session, letter).body
             assert body.index('lang="nl"') < body.index('lang="en"')
             assert "23 april 2020" in body and "23 April 2020" in body  # the exam date, Dutch and English
             assert PLACE in body and "identiteitsbewijs" in body and "identity document" in body

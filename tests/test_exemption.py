@@ -11,6 +11,7 @@ from inburgering.domain.events import parse_event
 from inburgering.domain.exemption import ExemptionProcess
 from inburgering.store.db import CaseFile
 from inburgering.store.models import Case, Letter
+from inburgering.letters.stored import letter_text
 from tests.scenario_helpers import entries, make_scenario, replay
 
 FOUR_EACH = {part: {"integration": 4} for part in ("lezen", "luisteren", "schrijven", "spreken", "knm")}
@@ -346,7 +347,7 @@ def _letter_body(url: str, letter_type: str) -> str:
     case_file = CaseFile(url, create=False)
     try:
         with case_file.transaction() as session:
-            body = session.scalars(select(Letter.body).where(Letter.type == letter_type)).one()
-            return " ".join(body.split())  # the wording, not the template's line breaks
+            letter = session.scalars(select(Letter).where(Letter.type == letter_type)).one()
+            return " ".join(letter_text(session, letter).body.split())  # the wording, not the line breaks
     finally:
         case_file.dispose()

@@ -5,6 +5,7 @@ and migration 0002 on a case file that already existed."""
 from __future__ import annotations
 
 import datetime as dt
+from types import SimpleNamespace
 from decimal import Decimal
 
 import pytest
@@ -16,6 +17,7 @@ from inburgering.scenario.loader import load_scenario
 from inburgering.scenario.runner import embedded_driver, prepare
 from inburgering.store.db import CaseFile, alembic_config, load_policy, make_engine
 from inburgering.store.models import Case, CaseStatus, Letter, LoanLedgerEntry, OutboxMessage
+from inburgering.letters.stored import letter_text
 from tests.scenario_helpers import make_scenario
 
 
@@ -103,10 +105,13 @@ def test_emails_and_school_notices_are_rendered_in_dutch_and_english(case_file):
         {**invoice, "date": "2022-05-06", "invoice_number": "F-3", "invoice_date": "2022-05-06", "course_fee": "90.00"},
     ]
     replay_into(case_file, make_scenario(events, start="2022-05-02", until="2022-05-20"))
-    by_type: dict[str, list[Letter]] = {}
-    with case_file.transaction() as session:
+    by_type: dict[str, list] = {}
+    with case_file.transaction() as session:  # each letter as sent: rendered from its template and data
         for letter in session.scalars(sa.select(Letter).order_by(Letter.id)):
-            by_type.setdefault(letter.type, []).append(letter)
+            text = letter_text(session, letter)
+            by_type.setdefault(letter.type, []).append(SimpleNamespace(
+                recipient=letter.recipient, kind=letter.kind, on_date=letter.on_date, subject=text.subject,
+                body=text.body))
 
     waiting = by_type["invoice_waiting"][0]
     assert waiting.recipient == "person" and waiting.kind == "email"

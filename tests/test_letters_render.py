@@ -214,3 +214,50 @@ def test_a_malformed_date_or_amount_is_an_error_every_time():
 def test_unknown_letter_type(letter_type):
     with pytest.raises(UnknownTemplate, match="no template for letter"):
         letter(letter_type, {})
+
+
+# ---- letters kept as template version and data ---------------------------------------------------
+
+
+def test_the_current_templates_are_archived_as_they_are():
+    """A template changed and not archived fails here: run `python -m inburgering.letters.versions`."""
+    from inburgering.letters.versions import ARCHIVE, TEMPLATES, current_version, set_version
+
+    archived = ARCHIVE / current_version()
+    assert archived.is_dir(), "archive the current letter templates: python -m inburgering.letters.versions"
+    assert {p.name: p.read_bytes() for p in archived.glob("*.j2")} == \
+        {p.name: p.read_bytes() for p in TEMPLATES.glob("*.j2")}
+    assert set_version(archived) == current_version()
+
+
+def test_an_archived_template_set_never_changes():
+    from inburgering.letters.versions import ARCHIVE, set_version
+
+    for archived in ARCHIVE.iterdir():
+        assert set_version(archived) == archived.name, f"{archived.name} was changed after letters used it"
+
+
+def test_a_stored_letter_renders_the_bytes_it_was_written_with(case_file):
+    """Letters are stored as template version and data and rendered when sent: what the
+    archive renders is byte for byte what the templates render."""
+    from sqlalchemy import select
+
+    from inburgering.letters.stored import letter_text
+    from inburgering.store.models import JournalEntry, Letter
+    from tests.scenario_helpers import make_scenario
+    from inburgering.scenario.runner import embedded_driver, prepare
+
+    events = [{"date": "2022-05-02", "person": "p1", "type": t, **f} for t, f in (
+        ("residence_permit_granted", {"obligation_start": "2021-06-01"}), ("bsn_registered", {}),
+        ("municipality_registered", {"municipality": "Zwolle"}), ("loan_granted", {"amount": "900.00"}))]
+    scenario = make_scenario(events, start="2022-05-02", until="2022-05-03")
+    prepare(case_file, scenario)
+    embedded_driver(case_file, [scenario.start, scenario.until])
+    with case_file.reading() as session:
+        stored = session.execute(select(Letter, JournalEntry.data).join(JournalEntry)).all()
+        assert stored and all(letter.body == "" and letter.template_version for letter, _ in stored)
+        for letter, data in stored:
+            assert letter_text(session, letter) == render(letter.type, kind=letter.kind,
+                                                          recipient_name=letter.recipient_name,
+                                                          case_label=f"case-{letter.case_id}",
+                                                          on_date=letter.on_date, data=data)

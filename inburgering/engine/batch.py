@@ -12,7 +12,8 @@ per-object bookkeeping cost more than the rules themselves (bench/README.md).
 from __future__ import annotations
 
 import datetime as dt
-import uuid
+import secrets
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -43,7 +44,7 @@ from inburgering.domain.process import (
 )
 from inburgering.domain.registry import fact_takers, process_named
 from inburgering.engine.jsonable import jsonable
-from inburgering.letters.render import render
+from inburgering.letters.versions import current_version as template_version
 from inburgering.store.models import (
     Base,
     Case,
@@ -72,6 +73,12 @@ MAX_FACT_DEPTH = 8  # facts answered by facts: a cycle would never end
 def register_action(action_type: type, handler: ActionHandler) -> None:
     """Further action types (e.g. the loan ledger's) say how they are carried out."""
     Batch.carry_out.register(action_type)(lambda batch, action, case: handler(batch, case, action))
+
+
+def ordered_key() -> str:
+    """A message's idempotency key: unique (also across case files, for the gateway) and in
+    the order written, so the unique index grows at its end (a uuid4 scatters it)."""
+    return f"{time.time_ns():016x}{secrets.token_hex(4)}"
 
 
 def is_held(letter_type: str, held_types: frozenset[str]) -> bool:
@@ -610,18 +617,13 @@ class Batch:
             kind = "letter"  # no e-mail address known: the same message goes by post
         entry = self._journal(case, kind, type_, data)
         recipient = person.name if to == "person" else str(data.get("school", "school"))
-        letter = self.add_row(Letter, {"journal_id": entry, "case_id": case, "recipient": to,
-                                       "kind": kind, "type": type_, "on_date": self.as_of})
+        # Kept as template and data (the journal entry's), rendered when sent (letters/stored.py).
+        letter = self.add_row(Letter, {"journal_id": entry, "case_id": case, "recipient": to, "kind": kind,
+                                       "type": type_, "on_date": self.as_of, "template_version": template_version(),
+                                       "recipient_name": recipient, "subject": "", "body": ""})
         self.add_row(OutboxMessage, {"case_id": case, "letter_id": letter, "channel": CHANNEL_BY_KIND[kind],
-                                     "payload": {}, "idempotency_key": uuid.uuid4().hex, "status": "pending",
+                                     "payload": {}, "idempotency_key": ordered_key(), "status": "pending",
                                      "attempts": 0, "created_on": self.as_of})
-
-        def fill_in() -> None:  # the letter names its case, so it is rendered once the case has its id
-            rendered = render(type_, kind=kind, recipient_name=recipient, case_label=case.label,
-                              on_date=self.as_of, data=data)
-            letter.values["subject"], letter.values["body"] = rendered.subject, rendered.body
-
-        self.after_ids(fill_in)
 
     # ---- writing --------------------------------------------------------------------------
 

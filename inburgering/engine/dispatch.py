@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from inburgering.letters.stored import letter_text
 from inburgering.engine.faults import crash_point
 from inburgering.domain.calendar import day_in_amsterdam
 from inburgering.engine import incidents
@@ -73,11 +74,13 @@ class DispatchReport:
                 "by_channel": self.by_channel, "incidents_opened": self.opened, "incidents_closed": self.closed}
 
 
-def _message(row: OutboxMessage, letter: Letter | None, person: Person) -> dict:
-    """What the gateway needs to deliver; personal data goes to the gateway, never to Prefect."""
+def _message(session: Session, row: OutboxMessage, letter: Letter | None, person: Person) -> dict:
+    """What the gateway needs to deliver, the letter rendered now from its template version and
+    data; personal data goes to the gateway, never to Prefect."""
     message = {"channel": row.channel, "case": f"case-{row.case_id}", **(row.payload or {})}
     if letter is not None:
-        message.update(kind=letter.kind, type=letter.type, subject=letter.subject, body=letter.body,
+        text = letter_text(session, letter)
+        message.update(kind=letter.kind, type=letter.type, subject=text.subject, body=text.body,
                        date=letter.on_date.isoformat())
         if letter.recipient == "person":
             message["to"] = {"name": person.name, "email": person.email} if row.channel == "email" \
@@ -149,7 +152,7 @@ class _Run:
             crash_point("before_send")
             self.report.attempted += 1
             try:
-                answer = self.client.send(_message(row, letter, person), row.idempotency_key)
+                answer = self.client.send(_message(session, row, letter, person), row.idempotency_key)
             except GatewayUnavailable as exc:
                 self._postpone(session, row.id, row.case_id, row.attempts, what, str(exc), _reason(exc))
                 return exc

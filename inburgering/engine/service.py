@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from inburgering.domain.bsn import quote, validate_bsn
 from inburgering.domain.events import EVENT_TYPES, Event, event_payload, parse_event
+from inburgering.domain.policy import Policy
 from inburgering.domain.process import EventRejected, Timer
 from inburgering.domain.registry import process_for, process_named
 from inburgering.engine.batch import INBOX, Batch, DeadlineRecord, allocate_ids, held_letter_types
@@ -353,7 +354,7 @@ class Worker:
             raise
 
     def _batch_for(self, session: Session, as_of: dt.date) -> Batch:
-        policy, held = load_policy(session), held_letter_types(session, as_of)
+        policy, held = _day_settings(session, as_of)
         if self._batch is not None:
             self._batch.rebind(session, as_of, policy, held)
             return self._batch
@@ -379,7 +380,7 @@ class Worker:
     def _release_holds(self, session: Session, as_of: dt.date, report: RunReport, *, alert_overdue: bool) -> None:
         """Send the letters that waited in a hold released by `as_of` and (the monitor) alert
         process owners of held letters past their day."""
-        held = held_letter_types(session, as_of)
+        _, held = _day_settings(session, as_of)
         people = [pid for pid, in _claiming(session, _holds_with_work(held, alert_overdue),
                                             {"as_of": as_of, **self.partition.values()})]
         if not people:
@@ -420,6 +421,15 @@ class Worker:
                           summary=f"the timer {deadline.kind} of case-{case.id} could not fire", on=as_of,
                           error=f"{type(exc).__name__}: {exc}")
         report.took(batch)
+
+
+def _day_settings(session: Session, as_of: dt.date) -> tuple[Policy, frozenset[str]]:
+    """The policy and the letter types on hold, read once a transaction (they do not change
+    under a writer's claim; between transactions they may)."""
+    key = ("day_settings", as_of)
+    if key not in session.info:
+        session.info[key] = (load_policy(session), held_letter_types(session, as_of))
+    return session.info[key]
 
 
 def ingest(case_file: CaseFile, as_of: dt.date, *, batch_size: int = DEFAULT_BATCH,

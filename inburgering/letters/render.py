@@ -25,13 +25,15 @@ from typing import Any, Callable, Mapping
 
 from babel.dates import format_date
 from babel.numbers import format_currency
-from jinja2 import Environment, PackageLoader, StrictUndefined, Template, TemplateNotFound
+from jinja2 import Environment, FileSystemLoader, PackageLoader, StrictUndefined, Template, TemplateNotFound
 from markupsafe import escape
 
 try:  # MarkupSafe's escaping of a plain str, without wrapping the result in Markup
     from markupsafe import _escape_inner
 except ImportError:  # pragma: no cover - a MarkupSafe without it: the public escape, as Jinja does
     _escape_inner = escape
+
+from inburgering.letters.versions import archived, current_version, is_archived  # noqa: E402
 
 SENDER = "Dienst Uitvoering Onderwijs (DUO) — Inburgering"
 
@@ -130,10 +132,16 @@ class _LetterTemplate(Template):
         return template
 
 
-@lru_cache(maxsize=1)
-def environment() -> Environment:
+@lru_cache(maxsize=16)
+def environment(version: str | None = None) -> Environment:
+    """The templates as they are now (`version` None), or the archived set of a version (the
+    current one too, once archived: what a stored letter names is what it renders with)."""
+    if version is None or (version == current_version() and not is_archived(version)):
+        loader = PackageLoader("inburgering.letters", "templates")
+    else:
+        loader = FileSystemLoader(str(archived(version)))
     env = _LetterEnvironment(
-        loader=PackageLoader("inburgering.letters", "templates"),
+        loader=loader,
         # Every template is HTML, and so is a template from a string: always escape
         # (what select_autoescape(default=True, default_for_string=True) decides, without
         # asking it per letter).
@@ -164,25 +172,27 @@ class _Letter:
     globals: dict[str, Any]  # the template's globals, copied once (Jinja copies them per render)
 
 
-_letters: dict[str, _Letter] = {}
+_letters: dict[tuple[str | None, str], _Letter] = {}
 
 
-def _letter(letter_type: str, kind: str) -> _Letter:
+def _letter(letter_type: str, kind: str, version: str | None) -> _Letter:
     try:
-        return _letters[letter_type]
+        return _letters[(version, letter_type)]
     except KeyError:
         pass
     try:
-        template = environment().get_template(f"{letter_type}.html.j2")
+        template = environment(version).get_template(f"{letter_type}.html.j2")
     except TemplateNotFound:
         raise UnknownTemplate(f"no template for {kind} {letter_type!r} (expected letters/templates/{letter_type}.html.j2)") from None
-    letter = _letters[letter_type] = _Letter(template, dict(template.globals))
+    letter = _letters[(version, letter_type)] = _Letter(template, dict(template.globals))
     return letter
 
 
 def render(letter_type: str, *, kind: str, recipient_name: str, case_label: str, on_date: dt.date,
-           data: Mapping[str, Any]) -> Rendered:
-    letter = _letter(letter_type, kind)
+           data: Mapping[str, Any], version: str | None = None) -> Rendered:
+    """A letter from the templates as they are (`version` None) or as they were in an archived
+    set: the same version and data give the same bytes, years later."""
+    letter = _letter(letter_type, kind, version)
     template = letter.template
     env = template.environment
     # What template.make_module(context) does, minus the module: a fresh context over the

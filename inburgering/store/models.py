@@ -40,7 +40,7 @@ class Case(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))  # uq_case_person_process_key indexes it
     process: Mapped[str] = mapped_column(String(40))
     key: Mapped[str] = mapped_column(String(200), default="")
     status: Mapped[str] = mapped_column(String(60))
@@ -101,8 +101,7 @@ class ReceivedEvent(Base):
     """The inbox: every event received, applied once, with its outcome."""
 
     __tablename__ = "received_events"
-    __table_args__ = (Index("ix_received_events_status_id", "status", "id"),
-                      Index("ix_received_events_status_date_id", "status", "event_date", "id"),
+    __table_args__ = (Index("ix_received_events_status_date_id", "status", "event_date", "id"),
                       # a sender's id names one event of that sender (migration 0007)
                       UniqueConstraint("source_id", "sender_event_id", name="uq_received_events_source_sender_id"))
 
@@ -167,11 +166,10 @@ class JournalEntry(Base):
     """What the journey showed the outside world: letters, e-mails, payments, alerts."""
 
     __tablename__ = "journal"
-    __table_args__ = (Index("ix_journal_on_date", "on_date"), Index("ix_journal_kind_type", "kind", "type"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
-    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
     on_date: Mapped[dt.date] = mapped_column(Date)
     kind: Mapped[str] = mapped_column(String(20))  # letter|email|notice|payment|alert
     type: Mapped[str] = mapped_column(String(60))
@@ -181,7 +179,9 @@ class JournalEntry(Base):
 
 
 class Letter(Base):
-    """A rendered letter, e-mail or notice, stored with the case."""
+    """A letter, e-mail or notice of a case: its template (`type`), the version of the template
+    set and the recipient's name; its data is its journal entry's. Rendered when sent or read
+    (`inburgering.letters.stored`); letters from before migration 0008 keep their stored text."""
 
     __tablename__ = "letters"
 
@@ -192,6 +192,9 @@ class Letter(Base):
     kind: Mapped[str] = mapped_column(String(20))
     type: Mapped[str] = mapped_column(String(60))
     on_date: Mapped[dt.date] = mapped_column(Date)
+    template_version: Mapped[str | None] = mapped_column(String(16))
+    recipient_name: Mapped[str | None] = mapped_column(String(200))
+    # Stored text of letters from before 0008; "" for a letter kept as template and data.
     subject: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)  # HTML, Dutch first and English beside it
 
@@ -207,7 +210,7 @@ class OutboxMessage(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
-    letter_id: Mapped[int | None] = mapped_column(ForeignKey("letters.id"), index=True)  # twice when resent
+    letter_id: Mapped[int | None] = mapped_column(ForeignKey("letters.id"))  # twice when resent
     channel: Mapped[str] = mapped_column(String(20))  # post | email | school | payment
     payload: Mapped[dict[str, Any]] = mapped_column(JsonData, default=dict)  # for non-letter messages
     idempotency_key: Mapped[str] = mapped_column(String(80), unique=True)
@@ -330,8 +333,8 @@ class LoanLedgerEntry(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))  # the unique constraint indexes it
     on_date: Mapped[dt.date] = mapped_column(Date)
     entry: Mapped[str] = mapped_column(String(30))  # loan_granted | school_paid | payment_deferred
     amount_cents: Mapped[int] = mapped_column(BigInteger)
