@@ -191,3 +191,18 @@ def test_a_partition_takes_only_its_own_people(case_file, journeys):
     assert pending_here == 0
     with pytest.raises(ValueError, match="3 of 3 is not a partition"):
         Partition(3, 3)
+
+
+def test_a_long_lived_worker_that_forgets_people_leaves_what_one_keeping_everyone_leaves(tmp_path, journeys):
+    """A replay's worker keeps what it loads, up to `keep_people`; people forgotten are loaded
+    again when next needed (bounded memory in a long run)."""
+    days, _ = _days(journeys, 1, window=200)
+    snapshots = []
+    for keep in (3, 100_000):
+        case_file = _loaded(f"sqlite:///{tmp_path / f'keep{keep}.db'}", journeys)
+        worker = service.Worker(case_file, keep_loaded=True, keep_people=keep)
+        for day in days:
+            worker.day(day)
+        snapshots.append(snapshot(case_file))
+        case_file.dispose()
+    assert differences(*snapshots) == {}

@@ -252,6 +252,7 @@ class Batch:
         self._after_ids: list[Callable[[], None]] = []
         self._fact_depth = 0
         self._undo: dict[int, tuple[Any, dict]] | None = None  # the current savepoint's records
+        self._recent: dict[int, None] = {}  # loaded people, least recently used first
         # Ids handed out so far, by table: a single writer need not ask the database again.
         self._next_ids: dict[Table, int] | None = {} if remember_ids else None
         self.rebind(session, as_of, policy, held)
@@ -269,7 +270,11 @@ class Batch:
     # ---- loading ------------------------------------------------------------------------
 
     def load_people(self, person_ids: Iterable[int]) -> None:
-        ids = [i for i in set(person_ids) if i not in self.people]
+        wanted = set(person_ids)
+        for pid in wanted:  # most recently used last (see evict_beyond)
+            self._recent.pop(pid, None)
+            self._recent[pid] = None
+        ids = [i for i in wanted if i not in self.people]
         if not ids:
             return
         for pid, ref, name, born, email in self.connection.execute(_LOAD_PEOPLE, {"ids": ids}):
@@ -295,7 +300,24 @@ class Batch:
     def state_of(self, case: CaseRecord) -> State:
         if case.state is None:
             case.state = process_named(case.process).state_model.model_validate_json(case.stored_state)
+            case.stored_state = ""  # parsed: the text is not needed again (not None: it is stored)
         return case.state
+
+    def evict_beyond(self, keep: int) -> None:
+        """Forget the people used least recently beyond `keep` (between transactions, when
+        nothing is waiting to be written): memory stays bounded in a long run; a person
+        forgotten is loaded again when next needed."""
+        while len(self._recent) > keep:
+            pid = next(iter(self._recent))
+            del self._recent[pid]
+            person = self.people.pop(pid, None)
+            if person is None:
+                continue
+            for case in person.cases:
+                del self.cases[(case.person_id, case.process, case.key)]
+                self.case_by_id.pop(case.id, None)
+            for deadline in person.deadlines:
+                self.open_deadlines.pop((id(deadline.case), deadline.kind), None)
 
     def context(self, person_id: int) -> Context:
         person = self.people[person_id]

@@ -297,10 +297,12 @@ class Worker:
     `day` does a simulated day in one transaction; in production every batch loads afresh
     (other workers change people between runs)."""
 
-    def __init__(self, case_file: CaseFile, *, partition: Partition = ALL, keep_loaded: bool = False):
+    def __init__(self, case_file: CaseFile, *, partition: Partition = ALL, keep_loaded: bool = False,
+                 keep_people: int = 10_000):
         self.case_file = case_file
         self.partition = partition
         self.keep_loaded = keep_loaded
+        self.keep_people = keep_people  # at most this many people stay loaded between transactions
         self._batch: Batch | None = None
 
     # ---- the runs ---------------------------------------------------------------------------
@@ -348,10 +350,13 @@ class Worker:
     def _in_transaction(self, work: Callable[[Session], Any]) -> Any:
         try:
             with self.case_file.transaction() as session:
-                return work(session)
+                result = work(session)
         except BaseException:
             self._batch = None  # what it holds may be ahead of what was written
             raise
+        if self._batch is not None:
+            self._batch.evict_beyond(self.keep_people)
+        return result
 
     def _batch_for(self, session: Session, as_of: dt.date) -> Batch:
         policy, held = _day_settings(session, as_of)
