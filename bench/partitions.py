@@ -180,6 +180,11 @@ class PostgresCopies:
             conn.execute(sa.text("CHECKPOINT"))
         return self.template.rsplit("/", 1)[0] + f"/{name}"
 
+    def drop(self, url: str) -> None:
+        """A copy that was measured goes at once: autovacuum cleaning it up would bill the next run."""
+        with self.admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
+
     def close(self) -> None:
         self.admin.dispose()
         if self.own:
@@ -205,6 +210,9 @@ class SqliteCopies:
             conn.exec_driver_sql(f"VACUUM INTO '{target}'")
         engine.dispose()
         return f"sqlite:///{target}"
+
+    def drop(self, url: str) -> None:
+        Path(url.removeprefix("sqlite:///")).unlink()
 
     def close(self) -> None:
         pass
@@ -243,6 +251,7 @@ def measure(database: str, journeys: int, years: int, seed: int, every: int, run
                 else:
                     run.same_as_one_process = differences(reference, snapshot(case_file)) == {}
                 case_file.dispose()
+                copies.drop(url)
                 results.append(run)
     finally:
         copies.close()
