@@ -50,6 +50,7 @@ class Run:
     wall_seconds: float
     worker_cpu_seconds: float  # the partition processes, user + system
     postgres_cpu_seconds: float  # PostgreSQL's server processes (0 on SQLite)
+    backend_cpu_seconds: float  # of which the workers' own connections (their queries)
     other_cpu_seconds: float  # everything else on the machine meanwhile
     loadavg: float  # 1-minute load average at the end
     same_as_one_process: bool | None = None
@@ -62,6 +63,7 @@ def _worker(url: str, part: int, parts: int, days: list[dt.date], start: multipr
             day_done: multiprocessing.Barrier | None, results: multiprocessing.Queue) -> None:
     case_file = CaseFile(url)  # connects and checks the schema before the clock starts
     partition = Partition(part, parts)
+    backend = _backend_cpu(case_file)
     start.wait()
     cpu = os.times()
     for day in days:
@@ -70,8 +72,17 @@ def _worker(url: str, part: int, parts: int, days: list[dt.date], start: multipr
         if day_done is not None:
             day_done.wait()
     after = os.times()
+    backend = _backend_cpu(case_file) - backend
     case_file.dispose()
-    results.put(after.user + after.system - cpu.user - cpu.system)
+    results.put((after.user + after.system - cpu.user - cpu.system, backend))
+
+
+def _backend_cpu(case_file: CaseFile) -> float:
+    """CPU seconds of this process's PostgreSQL backend (a worker uses one connection at a time)."""
+    if case_file.engine.dialect.name != "postgresql":
+        return 0.0
+    with case_file.engine.connect() as conn:
+        return _process_cpu(conn.execute(sa.text("SELECT pg_backend_pid()")).scalar(), children=False)
 
 
 def _replay(url: str, processes: int, days: list[dt.date], probe: Callable[[bool], tuple[float, float]]) -> tuple:
@@ -88,13 +99,13 @@ def _replay(url: str, processes: int, days: list[dt.date], probe: Callable[[bool
     start.wait()
     before = probe(False)
     t0 = time.perf_counter()
-    cpu = [results.get() for _ in workers]
+    cpu, backends = zip(*(results.get() for _ in workers))
     wall = time.perf_counter() - t0
     for worker in workers:
         worker.join()
         if worker.exitcode != 0:
             raise RuntimeError(f"a partition process failed (exit code {worker.exitcode})")
-    return wall, sum(cpu), before, probe(True)
+    return wall, sum(cpu), sum(backends), before, probe(True)
 
 
 # ---- CPU of the machine and of PostgreSQL -----------------------------------------------------------
@@ -239,12 +250,13 @@ def measure(database: str, journeys: int, years: int, seed: int, every: int, run
             for processes in (1, 2):
                 url = copies.copy()
                 copy = url.rsplit("/", 1)[1]
-                wall, worker_cpu, (busy0, pg0), (busy1, pg1) = _replay(url, processes, days, lambda ended: (
-                    _busy_seconds(), _postgres_cpu(copies.postmaster, copy if ended else None)))
+                wall, worker_cpu, backend_cpu, (busy0, pg0), (busy1, pg1) = _replay(
+                    url, processes, days,
+                    lambda ended: (_busy_seconds(), _postgres_cpu(copies.postmaster, copy if ended else None)))
                 pg_cpu = pg1 - pg0
                 other = max(busy1 - busy0 - worker_cpu - pg_cpu, 0.0)
                 run = Run(database, processes, round(wall, 2), round(worker_cpu, 2), round(pg_cpu, 2),
-                          round(other, 2), round(os.getloadavg()[0], 2))
+                          round(backend_cpu, 2), round(other, 2), round(os.getloadavg()[0], 2))
                 case_file = CaseFile(url)
                 if processes == 1 and reference is None:
                     reference = snapshot(case_file)
@@ -281,11 +293,13 @@ def summary(database: str, events: int, days: int, every: int, runs: list[Run]) 
 def report(result: dict) -> str:
     lines = [f"{result['database']}: {result['events']} events in {result['steps']} steps of {result['every_days']} "
              "simulated day(s)",
-             "  processes  wall s  workers' CPU s  PostgreSQL CPU s  others' CPU s  load  same case file"]
+             "  processes  wall s  workers' CPU s  PostgreSQL CPU s (their backends)  others' CPU s  load  "
+             "same case file"]
     for r in result["runs"]:
         same = {None: "(reference)", True: "yes", False: "NO"}[r["same_as_one_process"]]
         lines.append(f"  {r['processes']:>9}  {r['wall_seconds']:>6}  {r['worker_cpu_seconds']:>14}  "
-                     f"{r['postgres_cpu_seconds']:>16}  {r['other_cpu_seconds']:>13}  {r['loadavg']:>4}  {same}")
+                     f"{r['postgres_cpu_seconds']:>16} ({r['backend_cpu_seconds']:>14})  {r['other_cpu_seconds']:>13}  "
+                     f"{r['loadavg']:>4}  {same}")
     speedup = result["speedup"]
     lines.append(f"  median wall: 1 process {result['median_wall_1']} s, 2 processes {result['median_wall_2']} s: "
                  f"speed-up {speedup}x (median of the runs' pairs: {result['median_pair_speedup']}x)")
