@@ -49,6 +49,35 @@ CATALOGUE: tuple[DeploymentSpec, ...] = (
                    "Process owner: let held letters go out again.", tags=("staff",)),
 )
 
+# The shares of a day's ingest and monitor: `ingest-events` and `deadline-monitor` run these
+# when they split the people into more than one partition (INBURGERING_PARTITIONS).
+CATALOGUE += (
+    DeploymentSpec("ingest-partition", "flows/ingest/flow.py:ingest_partition",
+                   "One share of the people's events; ingest-events runs one per partition.",
+                   tags=("ingest", "partition")),
+    DeploymentSpec("monitor-partition", "flows/monitor/flow.py:monitor_partition",
+                   "One share of the people's events and timers; deadline-monitor runs one per partition.",
+                   tags=("monitor", "partition")),
+)
+
+# On the work pool: staff flows have a queue of their own, taken before the scheduled work.
+QUEUES = {"staff": 1, "default": 2}  # name: priority (1 first)
+
+
+def queue(spec: DeploymentSpec) -> str:
+    return "staff" if "staff" in spec.tags else "default"
+
+
+# Deployments whose runs must not overlap: (limit, what a run that meets a running one does).
+# A second monitor waits its turn (it may be for another day); a dispatch that finds one still
+# sending is cancelled: the next one, two minutes later, sends what is left.
+CONCURRENCY = {"deadline-monitor": (1, "ENQUEUE"), "dispatch-letters": (1, "CANCEL_NEW")}
+
+# Flow-run heartbeats on the work pool, and how long without one before the run is marked
+# Crashed (deployments/setup.py's automation): a worker machine that died leaves no run Running.
+HEARTBEAT_SECONDS = 30
+CRASHED_AFTER_SECONDS = 4 * HEARTBEAT_SECONDS
+
 # Only the embedded demo: feeds the example journeys' events as if registries sent them.
 DEMO = DeploymentSpec("demo-feed", "flows/demo/flow.py:demo_feed",
                       "Demo only: the example journeys' next events arrive, as registries would send them.",

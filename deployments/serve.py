@@ -10,9 +10,10 @@ import datetime as dt
 import importlib
 
 from prefect import serve
+from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
 from prefect.schedules import Cron, Interval
 
-from deployments.catalogue import CATALOGUE, DEMO, TIMEZONE, DeploymentSpec
+from deployments.catalogue import CATALOGUE, CONCURRENCY, DEMO, TIMEZONE, DeploymentSpec
 
 
 def load_flow(entrypoint: str):  # noqa: ANN201
@@ -29,10 +30,17 @@ def schedules(spec: DeploymentSpec) -> list:
     return []
 
 
+def concurrency_limit(spec: DeploymentSpec) -> ConcurrencyLimitConfig | None:
+    if spec.name not in CONCURRENCY:
+        return None
+    limit, strategy = CONCURRENCY[spec.name]
+    return ConcurrencyLimitConfig(limit=limit, collision_strategy=ConcurrencyLimitStrategy(strategy))
+
+
 def runner_deployments(include_demo: bool = False) -> list:
     specs = list(CATALOGUE) + ([DEMO] if include_demo else [])
     return [load_flow(s.entrypoint).to_deployment(name=s.name, description=s.description, tags=list(s.tags),
-                                                  schedules=schedules(s))
+                                                  schedules=schedules(s), concurrency_limit=concurrency_limit(s))
             for s in specs]
 
 

@@ -419,5 +419,24 @@ def bench(
     main(journeys=journeys, years=years, seed=seed, as_json=as_json, compare=compare)
 
 
+@app.command("prefect-setup")
+def prefect_setup(pool: str = typer.Option("inburgering", "--pool", help="The process work pool's name.")) -> None:
+    """Production: create (or bring up to date) the work pool, its queues (staff before scheduled
+    work) and the automation that marks a run Crashed when its heartbeats stop. Run it before
+    `prefect deploy --all`, with PREFECT_API_URL set; safe to run again."""
+    import httpx
+
+    from deployments.setup import set_up
+
+    try:
+        done = set_up(pool)
+    except httpx.TransportError as exc:
+        err.print(f"the Prefect server did not answer ({type(exc).__name__}); is PREFECT_API_URL right?",
+                  markup=False, highlight=False)
+        raise typer.Exit(1) from None
+    for line in done:
+        Console().print(line, markup=False, highlight=False)
+
+
 if __name__ == "__main__":
     app()

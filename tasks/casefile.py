@@ -31,19 +31,30 @@ def _counts(counter: Any) -> dict[str, int]:
     return {"/".join(k) if isinstance(k, tuple) else str(k): v for k, v in sorted(counter.items())}
 
 
-@task(name="ingest-pending-events", retries=2, retry_delay_seconds=[5, 30])
-def ingest_pending(as_of: dt.date) -> dict:
-    report = service.ingest(case_file(), as_of)
-    get_run_logger().info("applied %s events, rejected %s, errors %s", report.applied, report.rejected, report.errors)
+def ingest_summary(report: service.IngestReport) -> dict:
+    # "fired": the timers of the people brought up to date that came due by the day
     return {"applied": report.applied, "rejected": report.rejected, "errors": report.errors,
-            "sent": _counts(report.journal)}
+            "fired": _counts(report.fired), "sent": _counts(report.journal)}
+
+
+def monitor_summary(report: service.MonitorReport) -> dict:
+    # "events": what was still pending of the people whose timers came due, applied first
+    return {"fired": _counts(report.fired), "sent": _counts(report.journal), "alerts": report.alerts,
+            "events": {"applied": report.applied, "rejected": report.rejected, "errors": report.errors}}
+
+
+@task(name="ingest-pending-events", retries=2, retry_delay_seconds=[5, 30])
+def ingest_pending(as_of: dt.date, partition: service.Partition = service.ALL) -> dict:
+    report = service.ingest(case_file(), as_of, partition=partition)
+    get_run_logger().info("applied %s events, rejected %s, errors %s", report.applied, report.rejected, report.errors)
+    return ingest_summary(report)
 
 
 @task(name="fire-due-deadlines", retries=2, retry_delay_seconds=[5, 30])
-def fire_due_deadlines(as_of: dt.date) -> dict:
-    report = service.run_monitor(case_file(), as_of)
+def fire_due_deadlines(as_of: dt.date, partition: service.Partition = service.ALL) -> dict:
+    report = service.run_monitor(case_file(), as_of, partition=partition)
     get_run_logger().info("fired %s deadlines, %s alerts", sum(report.fired.values()), len(report.alerts))
-    return {"fired": _counts(report.fired), "sent": _counts(report.journal), "alerts": report.alerts}
+    return monitor_summary(report)
 
 
 @task(name="read-case-board")

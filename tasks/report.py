@@ -17,16 +17,23 @@ def _table(counts: dict[str, int]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _added(one: dict[str, int], other: dict[str, int]) -> dict[str, int]:
+    return {k: one.get(k, 0) + other.get(k, 0) for k in sorted({*one, *other})}
+
+
 @task(name="publish-monitor-report")
 def publish_monitor_report(as_of: dt.date, ingest: dict, monitor: dict, board: dict) -> None:
+    # the monitor applies what was still pending of the people whose timers came due, and the
+    # ingest fires the timers of the people it brings up to date: the report adds both
     alerts = monitor["alerts"]
+    events = _added({k: ingest[k] for k in ("applied", "rejected", "errors")}, monitor["events"])
     markdown = (
         f"# Deadline monitor, {as_of.isoformat()}\n\n"
-        f"## Events applied\n\napplied {ingest['applied']}, rejected {ingest['rejected']}, "
-        f"errors {ingest['errors']}\n\n"
-        f"## Deadlines fired\n\n{_table(monitor['fired'])}\n"
+        f"## Events applied\n\napplied {events['applied']}, rejected {events['rejected']}, "
+        f"errors {events['errors']}\n\n"
+        f"## Deadlines fired\n\n{_table(_added(ingest['fired'], monitor['fired']))}\n"
         f"## Sent today (letters, e-mails, notices, payments)\n\n"
-        f"{_table({**ingest['sent'], **{k: ingest['sent'].get(k, 0) + v for k, v in monitor['sent'].items()}})}\n"
+        f"{_table(_added(ingest['sent'], monitor['sent']))}\n"
         f"## Alerts raised today: {len(alerts)}\n\n"
         + "".join(f"- **{a['type']}** {a['case']} ({a['process']})\n" for a in alerts[:50])
         + f"\n## Late now: {board['late_total']} case(s)\n\n"

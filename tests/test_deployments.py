@@ -38,3 +38,45 @@ def test_the_monitor_runs_daily_in_amsterdam_time():
     monitor = next(s for s in CATALOGUE if s.name == "deadline-monitor")
     assert monitor.cron == "0 6 * * *"
     assert TIMEZONE == "Europe/Amsterdam"
+
+
+def test_prefect_yaml_puts_staff_flows_on_their_queue_and_limits_what_must_not_overlap():
+    from deployments.catalogue import CONCURRENCY, HEARTBEAT_SECONDS, QUEUES, queue
+
+    declared = {d["name"]: d for d in yaml.safe_load((ROOT / "prefect.yaml").read_text())["deployments"]}
+    for spec in CATALOGUE:
+        deployment = declared[spec.name]
+        assert deployment["work_pool"]["work_queue_name"] == queue(spec), spec.name
+        assert deployment["work_pool"]["job_variables"]["env"]["PREFECT_FLOWS_HEARTBEAT_FREQUENCY"] == \
+            str(HEARTBEAT_SECONDS)
+        assert deployment["work_pool"]["job_variables"]["stream_output"] is False  # a run outlives its worker
+        limit = deployment.get("concurrency_limit")
+        if spec.name in CONCURRENCY:
+            assert (limit["limit"], limit["collision_strategy"]) == CONCURRENCY[spec.name]
+        else:
+            assert limit is None, spec.name
+    assert {queue(s) for s in CATALOGUE} == set(QUEUES) and QUEUES["staff"] < QUEUES["default"]
+    assert queue(next(s for s in CATALOGUE if s.name == "record-paper-event")) == "staff"
+
+
+def test_runs_start_in_the_checkout_of_the_worker_that_runs_them(tmp_path, monkeypatch):
+    """prefect.yaml names no path of the deploying machine: its pull step finds the checkout the
+    worker's venv was installed from, on the worker, when the run starts."""
+    from deployments.steps import enter_checkout
+
+    text = (ROOT / "prefect.yaml").read_text()
+    assert "{{ $" not in text  # an environment variable would be read on the deploying machine
+    assert yaml.safe_load(text)["pull"] == [{"deployments.steps.enter_checkout": {}}]
+    monkeypatch.chdir(tmp_path)
+    assert enter_checkout() == {"directory": str(ROOT)}
+    assert Path.cwd() == ROOT
+    assert (Path.cwd() / "flows/monitor/flow.py").exists()
+
+
+def test_serve_gives_the_deployments_the_same_concurrency_limits():
+    from deployments.catalogue import CONCURRENCY
+    from deployments.serve import runner_deployments
+
+    limited = {d.name: (d.concurrency_limit, d.concurrency_options.collision_strategy.value)
+               for d in runner_deployments() if d.concurrency_limit}
+    assert limited == CONCURRENCY
