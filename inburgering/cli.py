@@ -172,23 +172,32 @@ def letters_hold(letter_type: str = typer.Argument("*", help="Letter type, or * 
     """Hold letters from today (deadlines keep running and alert when passed)."""
     from inburgering.domain.calendar import today_in_amsterdam
     from inburgering.engine.service import hold_letters
-    from inburgering.store.db import CaseFile
 
-    with CaseFile().transaction() as session:
+    with _staff_action() as session:
         hold_letters(session, letter_type, from_day=today_in_amsterdam(), reason=reason)
     _console().print(f"letters {letter_type} held from today")
 
 
 @letters_app.command("release")
 def letters_release(letter_type: str = typer.Argument("*", help="Letter type, or * for all.")) -> None:
-    """Let held letters go out again from today."""
+    """Let held letters go out again from today (with the next ingest or monitor run)."""
     from inburgering.domain.calendar import today_in_amsterdam
     from inburgering.engine.service import release_letters
-    from inburgering.store.db import CaseFile
 
-    with CaseFile().transaction() as session:
-        n = release_letters(session, letter_type, on_day=today_in_amsterdam())
+    with _staff_action() as session:
+        n = len(release_letters(session, letter_type, on_day=today_in_amsterdam()))
     _console().print(f"{n} hold(s) on {letter_type} released")
+
+
+@letters_app.command("holds")
+def letters_holds() -> None:
+    """The holds in force today, with the letters waiting in them."""
+    from inburgering.domain.calendar import today_in_amsterdam
+    from inburgering.engine.service import active_holds
+
+    with _staff_action() as session:
+        rows = active_holds(session, today_in_amsterdam())
+    _console().print(_text_table("letters on hold", rows) if rows else "no letters on hold")
 
 
 @incidents_app.callback(invoke_without_command=True)
@@ -416,6 +425,30 @@ def bench(
     from bench.cli import main
 
     main(journeys=journeys, years=years, seed=seed, as_json=as_json, compare=compare)
+
+
+@app.command("prefect-setup")
+def prefect_setup(
+    notify_url: Optional[str] = typer.Option(None, "--notify-url", help="The process owners' webhook (a chat channel, "
+                                             "an e-mail relay): every alert is posted there as JSON {channel, "
+                                             "subject, body}."),
+) -> None:
+    """Production: create (or bring up to date) the automation that tells process owners about every
+    alert (Prefect events inburgering.alert.*). Run it with PREFECT_API_URL set; safe to run again."""
+    import httpx
+
+    from deployments.automations import ensure_alert_automation
+
+    if not notify_url:
+        raise _refuse("--notify-url: give the process owners' webhook URL the alerts are posted to")
+    if not notify_url.startswith(("https://", "http://")):
+        raise _refuse(f"--notify-url: {notify_url!r} is not an http(s) URL")
+    try:
+        _console().print(ensure_alert_automation(notify_url))
+    except httpx.TransportError as exc:
+        err.print(f"the Prefect server did not answer ({type(exc).__name__}); is PREFECT_API_URL right?",
+                  markup=False, highlight=False)
+        raise typer.Exit(1) from None
 
 
 if __name__ == "__main__":

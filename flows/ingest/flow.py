@@ -7,6 +7,7 @@ from prefect import flow
 from inburgering.domain.calendar import today_in_amsterdam
 from flows.naming import day_run_name
 from tasks.casefile import ingest_pending
+from tasks.report import publish_boards
 from tasks.windows import sync_case_waits
 
 
@@ -17,4 +18,5 @@ def ingest_events(as_of: dt.date | None = None, show_waits: bool = True) -> dict
     report = ingest_pending(day)
     if show_waits:
         sync_case_waits()
+        publish_boards(day)  # the boards are never older than the last ingest
     return report
