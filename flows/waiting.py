@@ -81,6 +81,11 @@ def _handle(case_id: int, form_name: str, response: dict) -> dict:
     return apply_staff_event(case_id, answer.to_event(), source=f"staff:wait:{form_name}")
 
 
+def _refusal(outcome: dict) -> str | None:
+    """Why an answer was not taken (refused by the form's rules, rejected by the case, a duplicate)."""
+    return None if outcome["status"] in ("applied", "noted", "resumed") else outcome["reason"]
+
+
 def wait_for_answer(case_id: int) -> Any:
     """The body of every wait flow: see the module's docstring."""
     logger = get_run_logger()
@@ -92,7 +97,7 @@ def wait_for_answer(case_id: int) -> Any:
         keys = keyset(n)
         outcome = inputs.get(f"outcome-{n}")
         if outcome is not None:
-            refused = outcome.get("reason") if outcome.get("status") == "refused" else None
+            refused = _refusal(outcome)
             n += 1
             continue
         response = inputs.get(keys["response"])
@@ -103,7 +108,7 @@ def wait_for_answer(case_id: int) -> Any:
             if outcome["status"] == "applied":
                 logger.info("case-%s: the answer was applied", case_id)
                 return outcome
-            refused = outcome["reason"] if outcome["status"] == "refused" else None
+            refused = _refusal(outcome)
             if refused:
                 logger.warning("case-%s: the answer was refused: %s", case_id, refused)
             n += 1
