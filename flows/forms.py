@@ -78,6 +78,16 @@ def prefilled(form: type[StaffForm], description: str, **data) -> type[StaffForm
         field = copy.copy(original)
         field.default = value
         fields[name] = (original.annotation, field)
-    model = pydantic.create_model(form.__name__, __base__=form, __doc__=form.__doc__, **fields)
+    required = [name for name, info in form.model_fields.items() if info.is_required()]
+
+    class Prefilled(form):  # type: ignore[valid-type, misc]
+        @classmethod
+        def __get_pydantic_json_schema__(cls, core_schema, handler):  # noqa: ANN001, ANN206
+            """A pre-filled field stays required: the form says so, and the server checks it."""
+            schema = handler.resolve_ref_schema(handler(core_schema))
+            schema["required"] = [name for name in schema.get("properties", {}) if name in required]
+            return schema
+
+    model = pydantic.create_model(form.__name__, __base__=Prefilled, __doc__=form.__doc__, **fields)
     model._description = description
     return model

@@ -30,7 +30,7 @@ def _table(counts: dict[str, int]) -> str:
 def _rows(rows: list[dict], columns: list[str], empty: str) -> str:
     if not rows:
         return f"_{empty}_\n"
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines = ["| " + " | ".join(c.replace("_", " ") for c in columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join("" if row.get(c) is None else str(row[c]).replace("|", "/") for c in columns) + " |"
               for row in rows]
     return "\n".join(lines) + "\n"
@@ -45,14 +45,21 @@ def run_link(run_id: str | None, text: str = "open") -> str:
     return f"[{text}]({ui}/runs/flow-run/{run_id})" if run_id and ui else "—"
 
 
-def late_runs_link() -> str:
-    """The Runs page filtered to the runs tagged `late`."""
+def late_runs_url() -> str | None:
+    """The Runs page filtered to the runs tagged `late`, over the last 366 days (a wait run is as
+    old as the wait it shows; the page's default is the last 7 days)."""
     ui = ui_url()
-    return f"[the late cases' runs]({ui}/runs?tags={LATE_TAG})" if ui else f"the runs tagged `{LATE_TAG}`"
+    return f"{ui}/runs?tag={LATE_TAG}&type=span&seconds=-31622400" if ui else None
+
+
+def late_runs_link() -> str:
+    url = late_runs_url()
+    return f"[the late cases' runs]({url})" if url else f"the runs tagged `{LATE_TAG}`"
 
 
 def board_markdown(as_of: dt.date, at: str, board: dict) -> str:
-    processes = [{**row, "process": TITLES.get(row["process"], row["process"])} for row in board["processes"]]
+    processes = [{**row, "process": TITLES.get(row["process"], row["process"]), "with_a_wait_run": row["with_a_run"]}
+                 for row in board["processes"]]
     late = [{**row, "run": run_link(row["run"])} for row in board["late"][:50]]
     (ending_total, ending), (passed_total, passed) = board["terms_ending"], board["terms_passed"]
     incidents = sum(r["incidents"] for r in board["incident_counts"])
@@ -61,7 +68,7 @@ def board_markdown(as_of: dt.date, at: str, board: dict) -> str:
         "Refreshed by every ingest (every 5 minutes) and monitor run. A case where someone must act "
         f"(late, waiting for a staff decision, or opened by staff) has a wait run: see {late_runs_link()}.\n\n"
         "## Waiting and late, per process\n\n"
-        + _rows(processes, ["process", "waiting", "late", "with_a_run", "oldest_since"], "no case waits")
+        + _rows(processes, ["process", "waiting", "late", "with_a_wait_run", "oldest_since"], "no case waits")
         + f"\n## Late now: {board['late_total']} case(s) (longest late first)\n\n"
         + _rows(late, ["case", "process", "status", "waiting_for", "late_since", "days_late", "run"], "nothing is late")
         + f"\n## Terms ending within 3 months: {ending_total}\n\n"

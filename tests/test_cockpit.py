@@ -106,26 +106,27 @@ def answer(process: str, case_id: int, run_id, run_input: dict) -> object:  # no
     return _run(run_id)
 
 
-def _late_invoice(cf, today: dt.date) -> int:
-    """A person whose invoice waits for acceptance since 50 days: late since the alert after 42."""
-    start = today - dt.timedelta(days=50)
+def _late_invoice(cf, today: dt.date, ref: str = "p1", bsn: str = BSN, number: str = "TN-9", days: int = 50) -> int:
+    """A person whose invoice waits for acceptance since `days` days: late since the alert after 42."""
+    start = today - dt.timedelta(days=days)
     with cf.transaction() as session:
-        service.register_person(session, ref="p1", bsn=BSN, name="Tesfay Gebre", email="tesfay@example.org")
+        service.register_person(session, ref=ref, bsn=bsn, name="Tesfay Gebre", email="tesfay@example.org")
         for offset, event in ((0, {"type": "loan_granted", "amount": "10000.00"}),
-                              (0, {"type": "invoice_submitted", "school": "Taalhuis Noord", "invoice_number": "TN-9",
-                                   "contract_number": "C-9", "course_type": "Inburgering", "description": "lessen",
+                              (0, {"type": "invoice_submitted", "school": "Taalhuis Noord", "invoice_number": number,
+                                   "contract_number": f"C-{number}", "course_type": "Inburgering", "description": "lessen",
                                    "invoice_date": start.isoformat(),
                                    "period_from": (start - dt.timedelta(days=30)).isoformat(),
                                    "period_to": (start - dt.timedelta(days=1)).isoformat(), "courses": 10,
                                    "course_fee": "300.00", "materials_fee": "25.50", "exam_fee": "0.00"})):
             day = start + dt.timedelta(days=offset)
-            service.receive(session, {**event, "person": "p1", "date": day.isoformat()}, source="test",
+            service.receive(session, {**event, "person": ref, "date": day.isoformat()}, source="test",
                             received_on=day)
     service.ingest(cf, start)
-    for offset in range(1, 51):
+    for offset in range(1, days + 1):
         service.run_monitor(cf, start + dt.timedelta(days=offset))
     with cf.transaction() as session:
-        return session.scalar(select(Case.id).where(Case.process == "invoicing", Case.key != "loan"))
+        return session.scalar(select(Case.id).join(service.Person, service.Person.id == Case.person_id)
+                              .where(Case.process == "invoicing", Case.key != "loan", service.Person.ref == ref))
 
 
 def _held_start_letters(cf, today: dt.date, *people: tuple[str, str | None]) -> dict[str, int]:
@@ -408,7 +409,7 @@ def test_alerts_are_prefect_events_an_automation_posts_and_every_ingest_refreshe
         assert "## Late now: 1 case(s)" in board
         assert f"case-{case_id}" in board and "/runs/flow-run/" in board  # a link to its wait run
         assert "| start_letter |" in board and "gateway down" in board  # the hold in force
-        assert "runs?tags=late" in board
+        assert "runs?tag=late" in board
         contents = _prefect_contents() + json.dumps([event.model_dump(mode="json"), told], default=str)
         assert BSN not in contents and "Amina" not in contents
     finally:

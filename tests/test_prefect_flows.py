@@ -250,7 +250,6 @@ def test_an_undelivered_letter_is_an_incident_announced_as_a_prefect_event_and_s
                                                                                               monkeypatch):
     from flows.dispatch.flow import dispatch_letters
     from flows.staff.flow import close_incident, retry_incidents
-    from inburgering.engine.errors import InputError
     from inburgering.gateway.server import LocalGateway
     from inburgering.store.models import Incident, OutboxMessage, PolicyValue
     from tasks.incidents import CLOSED, OPENED
@@ -286,8 +285,9 @@ def test_an_undelivered_letter_is_an_incident_announced_as_a_prefect_event_and_s
         assert [r["message"]["type"] for r in gateway.state.messages.values()] == ["start_letter"]
     [closed] = _events(CLOSED, f"inburgering.case.{case_id}")
     assert closed.payload["state"] == "closed"
-    with pytest.raises(InputError, match=f"incident {incident['incident']} is already closed"):
-        close_incident(incident["incident"], resolution="sent by hand")
+    state = close_incident(incident["incident"], resolution="sent by hand", return_state=True)
+    assert state.is_failed() and state.message.startswith(f"refused: incident {incident['incident']} is already "
+                                                          "closed")  # said where staff read it: the state
     with flows_database.transaction() as session:
         assert session.get(Incident, incident["incident"]).resolution == "delivered after 2 attempts"
         assert session.scalar(select(OutboxMessage.status)) == "sent"

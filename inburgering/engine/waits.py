@@ -144,16 +144,16 @@ def describe(case: CaseWait, today: dt.date, *, what_to_enter: str, refused: str
     since = f"{case.waiting_since} ({(today - case.waiting_since).days} days on {today})" if case.waiting_since \
         else "—"
     late = case.days_late(today)
-    lines = [f"### case-{case.id} · {TITLES.get(case.process, case.process)}", "",
-             "| | |", "|---|---|",
-             f"| status | **{case.status}** |",
-             f"| waits for | {case.waiting_for or 'nothing'} |",
-             f"| waiting since | {since} |",
-             f"| late | {f'since {case.late_since}: **{late} days late** on {today}' if late else 'no'} |",
-             f"| shown because | {case.shown_because} |", "",
-             f"**What to enter:** {what_to_enter}"]
+    lines = []
     if refused:
-        lines += ["", f"**The last answer was refused:** {refused}", "", "Correct it and submit the form again."]
+        lines += [f"**The last answer was refused:** {refused}. Correct it and submit the form again.", ""]
+    lines += [f"**What to enter:** {what_to_enter}", "",
+              f"| case | **case-{case.id}** · {TITLES.get(case.process, case.process)} |", "|---|---|",
+              f"| status | **{case.status}** |",
+              f"| waits for | {case.waiting_for or 'nothing'} |",
+              f"| waiting since | {since} |",
+              f"| late | {f'since {case.late_since}: **{late} days late** on {today}' if late else 'no'} |",
+              f"| shown because | {case.shown_because} |"]
     return redact_bsn("\n".join(lines))
 
 
