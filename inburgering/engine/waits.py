@@ -97,7 +97,8 @@ def actionable(session: Session, limit: int) -> list[CaseWait]:
     cases = Case.__table__
     urgent = case((cases.c.status.in_(STAFF_DECISION_STATUSES) | (cases.c.wait_demand_version == cases.c.version),
                    0), else_=1)
-    return _rows(session, _select().where(ACTIONABLE).order_by(urgent, cases.c.late_since, cases.c.id).limit(limit))
+    return _rows(session, _select().where(ACTIONABLE, cases.c.process.in_(list(TITLES)))
+                 .order_by(urgent, cases.c.late_since, cases.c.id).limit(limit))
 
 
 def shown(session: Session) -> list[CaseWait]:
@@ -114,7 +115,9 @@ def one(session: Session, case_id: int) -> CaseWait | None:
 def count_actionable(session: Session) -> int:
     from sqlalchemy import func
 
-    return session.scalar(select(func.count()).select_from(Case.__table__).where(ACTIONABLE)) or 0
+    cases = Case.__table__
+    return session.scalar(select(func.count()).select_from(cases).where(ACTIONABLE, cases.c.process.in_(list(TITLES))))\
+        or 0
 
 
 # ---- what a run shows ----------------------------------------------------------------------------
