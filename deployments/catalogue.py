@@ -21,6 +21,14 @@ class DeploymentSpec:
     tags: tuple[str, ...] = field(default_factory=tuple)
 
 
+def _wait(process: str, function: str, description: str) -> DeploymentSpec:
+    """A process's wait flow (flows/<process>/flow.py), deployed under the name engine/waits.py gives."""
+    from inburgering.engine.waits import DEPLOYMENTS
+
+    return DeploymentSpec(DEPLOYMENTS[process], f"flows/{process}/flow.py:{function}", description,
+                          tags=("wait", f"process:{process}"))
+
+
 CATALOGUE: tuple[DeploymentSpec, ...] = (
     DeploymentSpec("deadline-monitor", "flows/monitor/flow.py:deadline_monitor",
                    "Daily at 06:00 Europe/Amsterdam: fire every deadline due, send reminders and alerts, show what is "
@@ -34,23 +42,16 @@ CATALOGUE: tuple[DeploymentSpec, ...] = (
                    "Every 2 minutes: send the outbox (letters, e-mails, notices, payments) through the gateway.",
                    interval_seconds=120, tags=("dispatch",)),
     # One wait flow per business process: a suspended run per case where someone must act.
-    DeploymentSpec("intake", "flows/intake/flow.py:intake_wait",
-                   "Intake cases where someone must act (late, or opened by staff): answer a run's form with a "
-                   "prerequisite or the PIP that came on paper.", tags=("wait", "process:intake")),
-    DeploymentSpec("invoice-acceptance", "flows/invoicing/flow.py:invoice_acceptance",
-                   "Invoices where someone must act (late, or opened by staff): answer a run's form with the "
-                   "person's answer that came by post.", tags=("wait", "process:invoicing")),
-    DeploymentSpec("agi-exemption", "flows/exemption/flow.py:agi_exemption",
-                   "AGI applications where someone must act (the staff decision, late, or opened by staff): answer "
-                   "a run's form with the decision or a document that came on paper.",
-                   tags=("wait", "process:exemption")),
-    DeploymentSpec("exams", "flows/exams/flow.py:exams_wait",
-                   "Exam registrations where someone must act (late, or opened by staff): answer a run's form with "
-                   "a fee paid or a result that came on paper.", tags=("wait", "process:exams")),
-    DeploymentSpec("integration-term", "flows/term/flow.py:integration_term",
-                   "Integration terms where someone must act (an extension's staff decision, passed, or opened by "
-                   "staff): answer a run's form with the decision or an extension asked for on paper.",
-                   tags=("wait", "process:term")),
+    _wait("intake", "intake_wait", "Intake cases where someone must act (late, or opened by staff): answer a run's "
+          "form with a prerequisite or the PIP that came on paper."),
+    _wait("invoicing", "invoice_acceptance", "Invoices where someone must act (late, or opened by staff): answer a "
+          "run's form with the person's answer that came by post."),
+    _wait("exemption", "agi_exemption", "AGI applications where someone must act (the staff decision, late, or "
+          "opened by staff): answer a run's form with the decision or a document that came on paper."),
+    _wait("exams", "exams_wait", "Exam registrations where someone must act (late, or opened by staff): answer a "
+          "run's form with a fee paid or a result that came on paper."),
+    _wait("term", "integration_term", "Integration terms where someone must act (an extension's staff decision, "
+          "passed, or opened by staff): answer a run's form with the decision or an extension asked for on paper."),
     DeploymentSpec("open-case", "flows/staff/flow.py:open_case",
                    "Staff: give a waiting case a wait run with its form now, late or not.", tags=("staff",)),
     DeploymentSpec("record-paper-event", "flows/staff/flow.py:record_paper_event",

@@ -8,23 +8,20 @@ Each numbered defect of the issue has a test here that failed before the fix (se
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
-import time
-import uuid
 
 import pytest
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import ArtifactFilter, FlowFilter, FlowFilterName, FlowRunFilter, TaskRunFilter
-from prefect.client.schemas.sorting import ArtifactSort
+from prefect.client.schemas.filters import FlowFilter, FlowFilterName
 from prefect.exceptions import Pause
 from prefect.flow_engine import run_flow
 from prefect.flow_runs import resume_flow_run
 from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
-from prefect.states import Crashed, Failed
+from prefect.states import Cancelled, Crashed, Failed
 from sqlalchemy import select, update
 
+from flows.exams.flow import exams_wait
 from flows.exemption.flow import agi_exemption
 from flows.intake.flow import intake_wait
 from flows.invoicing.flow import invoice_acceptance
@@ -33,12 +30,12 @@ from inburgering.domain.calendar import today_in_amsterdam
 from inburgering.engine import service
 from inburgering.engine.waits import DEPLOYMENTS, TITLES
 from inburgering.store.models import Case, JournalEntry, PolicyValue
-from tests.test_prefect_flows import _events, _prefect_contents, _wait_for
+from tests.test_prefect_flows import _events, _prefect_contents, _wait_for, artifacts, webhook
 
 pytestmark = [pytest.mark.prefect, pytest.mark.usefixtures("prefect_server")]
 
 BSN = "123456782"
-WAIT_FLOWS = {"intake": intake_wait, "invoicing": invoice_acceptance, "exemption": agi_exemption,
+WAIT_FLOWS = {"intake": intake_wait, "invoicing": invoice_acceptance, "exemption": agi_exemption, "exams": exams_wait,
               "term": integration_term}
 
 
@@ -243,7 +240,7 @@ def test_a_wait_run_that_failed_crashed_was_cancelled_deleted_or_nears_its_timeo
     with get_client(sync_client=True) as client:
         client.set_flow_run_state(runs["p0"], Failed(message="paused and never resumed"), force=True)
         client.set_flow_run_state(runs["p1"], Crashed(message="worker died"), force=True)
-        client.set_flow_run_state(runs["p2"], __import__("prefect.states").states.Cancelled(), force=True)
+        client.set_flow_run_state(runs["p2"], Cancelled(), force=True)
         client.delete_flow_run(runs["p3"])
     # p4: its suspension ends within the renewal margin
     from tasks import windows
@@ -346,74 +343,43 @@ def test_the_number_of_live_wait_runs_is_bounded_by_policy_longest_late_first(fl
 # ---- defect 3: alerts are Prefect events; the boards are refreshed by every ingest ---------------------
 
 
-def _artifacts() -> dict:
-    async def read() -> dict:
-        async with get_client() as client:
-            found = await client.read_artifacts(limit=50, sort=ArtifactSort.CREATED_DESC,
-                                                artifact_filter=ArtifactFilter(), flow_run_filter=FlowRunFilter(),
-                                                task_run_filter=TaskRunFilter())
-            return {a.key: a.data for a in reversed(found)}
-
-    return asyncio.run(read())
-
-
 def test_alerts_are_prefect_events_an_automation_posts_and_every_ingest_refreshes_the_boards(
         flows_database, waits_deployed):
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
     from deployments.automations import ensure_alert_automation
     from flows.ingest.flow import ingest_events
     from flows.monitor.flow import deadline_monitor
 
-    told: list[dict] = []
+    told, url = webhook()
+    ensure_alert_automation(url, "t")
+    assert "up to date" in ensure_alert_automation(url, "t")  # made once: a second set-up changes nothing
+    today = today_in_amsterdam()
+    day = today - dt.timedelta(days=57)
+    with flows_database.transaction() as session:
+        service.hold_letters(session, "start_letter", from_day=day, reason="gateway down")
+        service.register_person(session, ref="p1", bsn=BSN, name="Amina Yusuf")
+        for event in ({"type": "residence_permit_granted"}, {"type": "bsn_registered"},
+                      {"type": "municipality_registered", "municipality": "Utrecht"}):
+            service.receive(session, {**event, "person": "p1", "date": day.isoformat()}, source="test",
+                            received_on=day)
+    deadline_monitor(as_of=day, show_waits=False)
+    result = deadline_monitor(show_waits=False, publish=False)
+    assert [a["type"] for a in result["monitor"]["alerts"]] == ["start_letter_overdue"]
+    case_id = int(result["monitor"]["alerts"][0]["case"].removeprefix("case-"))
+    [event] = _events("inburgering.alert.start_letter_overdue", f"inburgering.case.{case_id}")
+    assert event.payload["case"] == f"case-{case_id}" and event.payload["process"] == "intake"
+    assert _wait_for(lambda: told), "the automation posted nothing"
+    assert told[0]["body"]["channel"] == "process_owners"
+    assert told[0]["body"]["subject"] == f"start_letter_overdue on case-{case_id} (intake)"
+    assert told[0]["headers"]["Authorization"] == "Bearer t"
 
-    class Hook(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
-            told.append({"headers": dict(self.headers),
-                         "body": json.loads(self.rfile.read(int(self.headers["Content-Length"])))})
-            self.send_response(201)
-            self.end_headers()
-
-        def log_message(self, *args) -> None:  # noqa: ANN002
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_port}/messages"
-    assert "created" in ensure_alert_automation(url, "t") or True
-    assert "up to date" in ensure_alert_automation(url, "t")  # idempotent
-    try:
-        today = today_in_amsterdam()
-        day = today - dt.timedelta(days=57)
-        with flows_database.transaction() as session:
-            service.hold_letters(session, "start_letter", from_day=day, reason="gateway down")
-            service.register_person(session, ref="p1", bsn=BSN, name="Amina Yusuf")
-            for event in ({"type": "residence_permit_granted"}, {"type": "bsn_registered"},
-                          {"type": "municipality_registered", "municipality": "Utrecht"}):
-                service.receive(session, {**event, "person": "p1", "date": day.isoformat()}, source="test",
-                                received_on=day)
-        deadline_monitor(as_of=day, show_waits=False)
-        result = deadline_monitor(show_waits=False, publish=False)
-        assert [a["type"] for a in result["monitor"]["alerts"]] == ["start_letter_overdue"]
-        case_id = int(result["monitor"]["alerts"][0]["case"].removeprefix("case-"))
-        [event] = _events("inburgering.alert.start_letter_overdue", f"inburgering.case.{case_id}")
-        assert event.payload["case"] == f"case-{case_id}" and event.payload["process"] == "intake"
-        assert _wait_for(lambda: told), "the automation posted nothing"
-        assert told[0]["body"]["channel"] == "process_owners"
-        assert told[0]["body"]["subject"] == f"start_letter_overdue on case-{case_id} (intake)"
-        assert told[0]["headers"]["Authorization"] == "Bearer t"
-
-        ingest_events()  # no monitor since: the ingest alone refreshes the boards
-        board = _artifacts()["case-board"]
-        assert "## Late now: 1 case(s)" in board
-        assert f"case-{case_id}" in board and "/runs/flow-run/" in board  # a link to its wait run
-        assert "| start_letter |" in board and "gateway down" in board  # the hold in force
-        assert "runs?tag=late" in board
-        contents = _prefect_contents() + json.dumps([event.model_dump(mode="json"), told], default=str)
-        assert BSN not in contents and "Amina" not in contents
-    finally:
-        server.shutdown()
+    ingest_events()  # no monitor since: the ingest alone refreshes the boards
+    board = artifacts()["case-board"]
+    assert "## Late now: 1 case(s)" in board
+    assert f"case-{case_id}" in board and "/runs/flow-run/" in board  # a link to its wait run
+    assert "| start_letter |" in board and "gateway down" in board  # the hold in force
+    assert "runs?tag=late" in board
+    contents = _prefect_contents() + json.dumps([event.model_dump(mode="json"), told], default=str)
+    assert BSN not in contents and "Amina" not in contents
 
 
 # ---- defect 1 and 5: holds, typed staff flows, names --------------------------------------------------

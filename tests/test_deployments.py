@@ -38,3 +38,12 @@ def test_the_monitor_runs_daily_in_amsterdam_time():
     monitor = next(s for s in CATALOGUE if s.name == "deadline-monitor")
     assert monitor.cron == "0 6 * * *"
     assert TIMEZONE == "Europe/Amsterdam"
+
+
+def test_each_process_has_its_wait_flow_named_after_it():
+    from inburgering.engine.waits import DEPLOYMENTS, TITLES, deployment_name
+
+    for process, title in TITLES.items():
+        spec = next(s for s in CATALOGUE if s.name == DEPLOYMENTS[process])
+        assert load_flow(spec.entrypoint).name == title
+        assert deployment_name(process) == f"{title}/{spec.name}"

@@ -15,18 +15,14 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, FlowRunFilter, TaskRunFilter
 from prefect.client.schemas.sorting import ArtifactSort, FlowRunSort
-from prefect.deployments import run_deployment
-from prefect.exceptions import Pause
-from prefect.flow_engine import run_flow
-from prefect.flow_runs import resume_flow_run
 from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from flows.monitor.flow import deadline_monitor
 from flows.staff.flow import record_paper_event
 from inburgering.engine import service
 from inburgering.domain.calendar import today_in_amsterdam
-from inburgering.store.models import Case, JournalEntry, ReceivedEvent
+from inburgering.store.models import Case, ReceivedEvent
 from tests.scenario_helpers import entries, replay
 
 pytestmark = [pytest.mark.prefect, pytest.mark.usefixtures("prefect_server")]
@@ -63,6 +59,19 @@ def _prefect_contents() -> str:
                                                     task_run_filter=TaskRunFilter())
             return json.dumps([[r.name, r.parameters, r.tags] for r in runs] + [l.message for l in logs]
                               + [a.data for a in artifacts], default=str)
+
+    return asyncio.run(read())
+
+
+def artifacts() -> dict:
+    """The newest version of each artifact, by key."""
+
+    async def read() -> dict:
+        async with get_client() as client:
+            found = await client.read_artifacts(limit=50, sort=ArtifactSort.CREATED_DESC,
+                                                artifact_filter=ArtifactFilter(), flow_run_filter=FlowRunFilter(),
+                                                task_run_filter=TaskRunFilter())
+            return {a.key: a.data for a in reversed(found)}
 
     return asyncio.run(read())
 
@@ -147,15 +156,7 @@ def test_monitor_publishes_what_it_did_and_what_is_late(flows_database):
     deadline_monitor(as_of=day, show_waits=False)
     result = deadline_monitor(as_of=late_day, show_waits=False)
     assert result["monitor"]["alerts"][0]["type"] == "start_letter_overdue"
-
-    async def artifacts() -> dict:
-        async with get_client() as client:
-            found = await client.read_artifacts(limit=50, sort=ArtifactSort.CREATED_DESC,
-                                                artifact_filter=ArtifactFilter(), flow_run_filter=FlowRunFilter(),
-                                                task_run_filter=TaskRunFilter())
-            return {a.key: a.data for a in reversed(found)}
-
-    published = asyncio.run(artifacts())
+    published = artifacts()
     assert "start_letter_overdue" in published["deadline-monitor"]
     assert "Late now: 1 case(s)" in published["deadline-monitor"]
     late = json.loads(published["late-cases"]) if isinstance(published["late-cases"], str) else published["late-cases"]
@@ -212,20 +213,19 @@ def _wait_for(found):  # noqa: ANN001, ANN202
     return found()
 
 
-def _process_owners_notified_by_webhook():  # noqa: ANN202
-    """A webhook (a real local HTTP server) and the automation README "Incidents" shows."""
+def webhook() -> tuple[list[dict], str]:
+    """A webhook (a real local HTTP server, stopped with the process): what was posted to it
+    ({"headers", "body"} each) and its URL."""
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    from prefect.automations import Automation, EventTrigger, SendNotification
-    from prefect.blocks.notifications import CustomWebhookNotificationBlock
 
     told: list[dict] = []
 
     class Hook(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802
-            told.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(200)
+            told.append({"headers": dict(self.headers),
+                         "body": json.loads(self.rfile.read(int(self.headers["Content-Length"])))})
+            self.send_response(201)
             self.end_headers()
 
         def log_message(self, *args) -> None:  # noqa: ANN002
@@ -233,7 +233,16 @@ def _process_owners_notified_by_webhook():  # noqa: ANN202
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    block_id = CustomWebhookNotificationBlock(name="incidents", url=f"http://127.0.0.1:{server.server_port}/",
+    return told, f"http://127.0.0.1:{server.server_port}/"
+
+
+def _process_owners_notified_by_webhook():  # noqa: ANN202
+    """A webhook and the automation README "Incidents" shows."""
+    from prefect.automations import Automation, EventTrigger, SendNotification
+    from prefect.blocks.notifications import CustomWebhookNotificationBlock
+
+    told, url = webhook()
+    block_id = CustomWebhookNotificationBlock(name="incidents", url=url,
                                               json_data={"text": "{{subject}}: {{body}}"}).save("incidents",
                                                                                                 overwrite=True)
     automation = Automation(
@@ -276,7 +285,8 @@ def test_an_undelivered_letter_is_an_incident_announced_as_a_prefect_event_and_s
     assert opened.resource.name == f"case-{case_id}"
     assert [r.id for r in opened.related if r.role == "incident"] == [f"inburgering.incident.{incident['incident']}"]
     # The automation of the README told the process owners (a webhook here; e-mail, Slack, … alike).
-    assert _wait_for(lambda: told) == [{"text": f"Incident on case-{case_id}: {incident['summary']}"}]
+    assert [t["body"] for t in _wait_for(lambda: told)] == [
+        {"text": f"Incident on case-{case_id}: {incident['summary']}"}]
     automation.delete()
 
     with LocalGateway(token="t", port=down.port) as gateway:

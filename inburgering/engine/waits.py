@@ -14,7 +14,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from sqlalchemy import Select, case, select
+from sqlalchemy import Select, select
+from sqlalchemy import case as when
 from sqlalchemy.orm import Session
 
 from inburgering.domain.bsn import redact_bsn
@@ -95,7 +96,7 @@ def actionable(session: Session, limit: int) -> list[CaseWait]:
     """The cases that should show a wait run now, most urgent first, at most `limit`: staff
     decisions and cases opened by staff, then the longest late (`ix_cases_actionable`)."""
     cases = Case.__table__
-    urgent = case((cases.c.status.in_(STAFF_DECISION_STATUSES) | (cases.c.wait_demand_version == cases.c.version),
+    urgent = when((cases.c.status.in_(STAFF_DECISION_STATUSES) | (cases.c.wait_demand_version == cases.c.version),
                    0), else_=1)
     return _rows(session, _select().where(ACTIONABLE, cases.c.process.in_(list(TITLES)))
                  .order_by(urgent, cases.c.late_since, cases.c.id).limit(limit))
