@@ -82,3 +82,21 @@ def test_the_plan_keeps_exactly_one_live_run_per_wanted_case():
     assert [c.id for c in result.rename] == [6]
     assert result.cancel == ["r9"]  # suspended and no longer wanted; r10 had finished
     assert result.clear == [9, 10]
+
+
+def test_a_letter_type_that_does_not_exist_is_refused_and_holds_in_force_are_listed(database_url, monkeypatch):
+    from typer.testing import CliRunner
+
+    from inburgering.cli import app
+
+    monkeypatch.setenv("INBURGERING_DATABASE_URL", database_url)
+    runner = CliRunner()
+    typo = runner.invoke(app, ["letters", "release", "startletter"])
+    assert typo.exit_code == 2
+    assert "letter_type: 'startletter' is not a letter type; use * for all, or one of: agi_advice" in typo.output
+    assert runner.invoke(app, ["letters", "hold", "start_letter", "--reason", "print house"]).exit_code == 0
+    listed = runner.invoke(app, ["letters", "holds"])
+    assert "start_letter" in listed.output and "print house" in listed.output
+    released = runner.invoke(app, ["letters", "release", "start_letter"])
+    assert released.exit_code == 0 and "1 hold(s) on start_letter released" in released.output
+    assert "no letters on hold" in runner.invoke(app, ["letters", "holds"]).output
