@@ -29,6 +29,7 @@ from prefect.states import Completed
 from pydantic import ValidationError
 
 from flows.forms import FORMS, NothingToEnter, form_for, with_data
+from flows.refusals import states_refusals
 from inburgering.domain.calendar import today_in_amsterdam
 from inburgering.engine import waits
 from inburgering.engine.errors import InputError
@@ -71,7 +72,10 @@ def _inputs(flow_run_id) -> dict[str, Any]:  # noqa: ANN001
 def _handle(case_id: int, form_name: str, response: dict) -> dict:
     """Apply one answer: {"status": "applied"|"refused"|..., "reason": ...}. Never raises for a
     refusal: a form the model refuses (a rule the schema cannot hold) is refused with its sentence."""
-    form = FORMS[form_name]
+    form = FORMS.get(form_name)
+    if form is None:
+        return {"status": "refused", "reason": f"the form {form_name!r} is not one this version knows; answer the "
+                                               "form shown now"}
     if form is NothingToEnter:
         return {"status": "noted", "reason": None}
     try:
@@ -86,6 +90,7 @@ def _refusal(outcome: dict) -> str | None:
     return None if outcome["status"] in ("applied", "noted", "resumed") else outcome["reason"]
 
 
+@states_refusals
 def wait_for_answer(case_id: int) -> Any:
     """The body of every wait flow: see the module's docstring."""
     logger = get_run_logger()

@@ -325,6 +325,8 @@ def test_staff_open_a_case_that_is_not_late_and_it_gets_its_form(flows_database,
     assert "staff opened it" in _description(run.id)
     state = open_case(10_000, return_state=True)  # no such case: the run says so in its state message
     assert state.is_failed() and state.message == "refused: case: there is no case-10000"
+    state = intake_wait(10_000, return_state=True)  # a wait flow run by hand for a case that is not there
+    assert state.is_failed() and state.message == "refused: case: there is no case-10000"
 
 
 def test_the_number_of_live_wait_runs_is_bounded_by_policy_longest_late_first(flows_database, waits_deployed):

@@ -8,15 +8,14 @@ server before a run is made: a typo never runs green doing nothing.
 
 from __future__ import annotations
 
-import functools
 from typing import Annotated, Any, Literal, Union
 
 from prefect import flow, get_run_logger, task
 from prefect.runtime import flow_run
-from prefect.states import Failed
 from pydantic import ConfigDict, Field, create_model
 
 from flows.dispatch.flow import dispatch_letters
+from flows.refusals import refused, states_refusals
 from inburgering.domain.calendar import today_in_amsterdam
 from inburgering.domain.events import EVENT_TYPES, Checked, Text
 from inburgering.engine.errors import InputError
@@ -29,26 +28,6 @@ IncidentKind = Literal[KINDS]  # type: ignore[valid-type]
 LetterType = Literal[LETTER_TYPES]  # type: ignore[valid-type]
 HeldType = Literal[("*", *LETTER_TYPES)]  # type: ignore[valid-type]
 ResendType = Literal[(*LETTER_TYPES, "school_paid")]  # type: ignore[valid-type]
-
-
-def states_refusals(fn):  # noqa: ANN001, ANN201
-    """A staff flow's refusal (InputError: bad input or a rule) fails its run with the sentence as
-    the state message, logged as one line."""
-
-    @functools.wraps(fn)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except InputError as exc:
-            get_run_logger().error("refused: %s", exc)
-            return Failed(message=f"refused: {exc}")
-
-    return run
-
-
-def refused(outcome: dict) -> Failed:
-    get_run_logger().error("refused: %s", outcome["reason"])
-    return Failed(message=f"refused ({outcome['status']}): {outcome['reason']}")
 
 
 # ---- paper events: one typed model per event type --------------------------------------------
