@@ -103,7 +103,8 @@ def answer(process: str, case_id: int, run_id, run_input: dict) -> object:  # no
     return _run(run_id)
 
 
-def _late_invoice(cf, today: dt.date, ref: str = "p1", bsn: str = BSN, number: str = "TN-9", days: int = 50) -> int:
+def _late_invoice(cf, today: dt.date, ref: str = "p1", bsn: str = BSN, number: str = "TN-9",
+                  days: int = 50) -> int:
     """A person whose invoice waits for acceptance since `days` days: late since the alert after 42."""
     start = today - dt.timedelta(days=days)
     with cf.transaction() as session:

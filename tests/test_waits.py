@@ -67,7 +67,8 @@ def test_the_plan_keeps_exactly_one_live_run_per_wanted_case():
         _case(3, wait_run_id="r3", **shown),  # its run was deleted
         _case(4, wait_run_id="r4", wait_version=2, wait_name=named),  # the case moved on
         _case(5, wait_run_id="r5", **shown),  # suspended until within the renewal margin
-        _case(6, wait_run_id="r6", wait_version=3, wait_name="case-6 · 9 days late · waits for an answer"),  # a day on
+        _case(6, wait_run_id="r6", wait_version=3,
+              wait_name="case-6 · 9 days late · waits for an answer"),  # named a day ago
         _case(7),  # no run yet
         _case(8, wait_run_id="r8", wait_version=2, wait_name=named),  # moved on, but its answer is being applied
     ]

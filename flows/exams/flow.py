@@ -12,5 +12,6 @@ from inburgering.engine.waits import TITLES
 
 @flow(name=TITLES["exams"])
 def exams_wait(case_id: int):  # noqa: ANN201 - the applied answer, or a state saying the case no longer waits
-    """Exams: a registration waits for its fee or its result. Answer a run's form with a fee paid or a result that came on paper."""
+    """Exams: a registration waits for its fee or its result. Answer a run's form with a fee paid or a result that came
+    on paper."""
     return wait_for_answer(case_id)

@@ -12,5 +12,6 @@ from inburgering.engine.waits import TITLES
 
 @flow(name=TITLES["exemption"])
 def agi_exemption(case_id: int):  # noqa: ANN201 - the applied answer, or a state saying the case no longer waits
-    """AGI exemption: an application waits for the school's declaration, the alfa test (invoice), or the staff decision (policy agi_staff_review). Answer a run's form with what arrived, or the decision."""
+    """AGI exemption: an application waits for the school's declaration, the alfa test (invoice), or the staff decision
+    (policy agi_staff_review). Answer a run's form with what arrived, or the decision."""
     return wait_for_answer(case_id)

@@ -12,5 +12,6 @@ from inburgering.engine.waits import TITLES
 
 @flow(name=TITLES["intake"])
 def intake_wait(case_id: int):  # noqa: ANN201 - the applied answer, or a state saying the case no longer waits
-    """Intake and the start letter: a case waits for its prerequisites (residence permit, BSN, municipal registration) or, under Wi2021, for the PIP. Answer a run's form with what arrived on paper."""
+    """Intake and the start letter: a case waits for its prerequisites (residence permit, BSN, municipal registration)
+    or, under Wi2021, for the PIP. Answer a run's form with what arrived on paper."""
     return wait_for_answer(case_id)

@@ -12,5 +12,6 @@ from inburgering.engine.waits import TITLES
 
 @flow(name=TITLES["invoicing"])
 def invoice_acceptance(case_id: int):  # noqa: ANN201 - the applied answer, or a state saying the case no longer waits
-    """Invoices waiting for the person's acceptance: answer a run's form with the person's answer that came by post (accept, or refuse with a reason)."""
+    """Invoices waiting for the person's acceptance: answer a run's form with the person's answer that came by post
+    (accept, or refuse with a reason)."""
     return wait_for_answer(case_id)

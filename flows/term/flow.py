@@ -12,5 +12,7 @@ from inburgering.engine.waits import TITLES
 
 @flow(name=TITLES["term"])
 def integration_term(case_id: int):  # noqa: ANN201 - the applied answer, or a state saying the case no longer waits
-    """The integration term: an extension request waits for the staff decision (policy extension_staff_review), or a term ends soon or has passed. Answer a run's form with the decision, or with an extension asked for on paper."""
+    """The integration term: an extension request waits for the staff decision (policy extension_staff_review), or a
+    term ends soon or has passed. Answer a run's form with the decision, or with an extension asked for on
+    paper."""
     return wait_for_answer(case_id)
