@@ -4,6 +4,7 @@ message (what the run page shows at the top), logged as one line, not as a trace
 from __future__ import annotations
 
 import functools
+import inspect
 from typing import Any
 
 from prefect import get_run_logger
@@ -23,6 +24,9 @@ def states_refusals(fn):  # noqa: ANN001, ANN201
             get_run_logger().error("refused: %s", exc)
             return Failed(message=f"refused: {exc}")
 
+    # The parameters' types resolved in fn's own module: Prefect resolves a signature's string
+    # annotations in the wrapper's globals (this module's), which do not know them.
+    run.__signature__ = inspect.signature(fn, eval_str=True)
     return run
 
 
