@@ -13,6 +13,9 @@ the next one and
 - resumed without an answer (a form with nothing to enter): it suspends again, showing the
   case as it now stands.
 
+Each suspension has a key of its own (`answer-<n>`): a key whose form was shown is never used
+again, so an answer is never read twice and a form never written over.
+
 A run whose case no longer waits completes, saying so.
 """
 
@@ -118,7 +121,7 @@ def wait_for_answer(case_id: int) -> Any:
                 logger.warning("case-%s: the answer was refused: %s", case_id, refused)
             n += 1
             continue
-        if answer_key(n) in run.empirical_policy.pause_keys:  # resumed without an answer
+        if schema is not None:  # the n-th form was shown, and the run resumed without an answer to it
             create_flow_run_input(key=f"outcome-{n}", value={"status": "resumed", "reason": None}, flow_run_id=run.id)
             n += 1
             continue

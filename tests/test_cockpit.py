@@ -274,7 +274,10 @@ def test_a_case_waiting_only_for_held_letters_offers_nothing_to_enter_and_a_pip_
     assert _form(pip.wait_run_id)["title"] == "PipInput"
     # Resuming a form with nothing to enter shows the case again, still suspended
     run = answer("intake", held_only.id, held_only.wait_run_id, {})
-    assert run.state.name == "Suspended" and "letters on hold: start_letter" in _description(run.id)
+    assert run.state.name == "Suspended" and run.state.state_details.pause_key == "answer-2"  # a new form
+    assert "letters on hold: start_letter" in _description(run.id)
+    run = answer("intake", held_only.id, held_only.wait_run_id, {})
+    assert run.state.name == "Suspended" and run.state.state_details.pause_key == "answer-3"
 
 
 def test_staff_decisions_have_a_run_with_the_decision_form(flows_database, waits_deployed):
