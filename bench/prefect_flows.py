@@ -11,7 +11,8 @@ that file is copied, page for page, once per path, so every path starts from the
 - prefect: the real flows (`flows/ingest/flow.py`, `flows/monitor/flow.py`) with
   `show_waits=False`; the flows find the case file through INBURGERING_DATABASE_URL;
 - prefect_waits: the same flows with their deployment defaults (`show_waits=True`): each
-  flow run also shows up to 100 waiting cases as `case-wait` runs (skip with --skip-waits).
+  flow run also shows the cases where someone must act (late, staff decisions) as wait runs,
+  up to 200 new ones a run, and the ingest publishes the boards (skip with --skip-waits).
 
 On each path, with D = the first simulated day + `--days` (the journeys all started):
 
@@ -66,15 +67,15 @@ from inburgering.store.db import CaseFile
 from inburgering.store.models import Case, Deadline, JournalEntry, Letter, ReceivedEvent
 
 # Task runs each flow run makes (publish=True for the monitor), whatever the backlog:
-# ingest-events: ingest-pending-events (one task over all batches) [+ sync-case-waits];
+# ingest-events: ingest-pending-events (one task over all batches) [+ sync-case-waits, publish-boards];
 # deadline-monitor: ingest-pending-events, fire-due-deadlines, read-case-board,
 # publish-monitor-report [+ sync-case-waits]. Retries reuse the same task run.
 EXPECTED_TASK_RUNS = {
-    ("ingest", False): 1, ("ingest", True): 2,
+    ("ingest", False): 1, ("ingest", True): 3,
     ("monitor", False): 4, ("monitor", True): 5,
 }
 TASK_RUN_LIMIT = 200  # what we read per flow run; a count reaching it would mean "unbounded"
-CASE_WAITS_PER_SYNC = 100  # tasks.windows.sync_case_waits(limit=100)
+CASE_WAITS_PER_SYNC = 200  # tasks.windows.CREATE_LIMIT
 
 PATHS = ("embedded", "prefect", "prefect_waits")
 STEPS = ("ingest", "monitor", "daily")
@@ -83,7 +84,7 @@ PATH_KEYS = (
     "ingest_task_runs", "ingest_engine_task_seconds", "ingest_outside_engine_seconds",
     "monitor_seconds", "monitor_fired", "monitor_task_runs",
     "daily_seconds", "daily_applied", "daily_fired", "daily_task_runs",
-    "task_seconds", "task_runs_recorded_after_seconds", "pending_left", "case_wait_runs", "outcome",
+    "task_seconds", "task_runs_recorded_after_seconds", "pending_left", "case_wait_runs", "actionable_cases", "outcome",
 )
 SETUP_KEYS = ("journeys", "seed", "years", "events", "first_day", "as_of", "daily_day", "events_due",
               "generate_seconds", "receive_seconds", "heartbeat", "prefect_api")
@@ -152,6 +153,14 @@ def case_wait_runs(case_file: CaseFile) -> int:
         return session.scalar(select(func.count(Case.id)).where(Case.wait_run_id.is_not(None))) or 0
 
 
+def actionable_cases(case_file: CaseFile) -> int:
+    """Cases where someone must act (late, a staff decision): each shows a wait run."""
+    from inburgering.engine.waits import count_actionable
+
+    with case_file.transaction() as session:
+        return count_actionable(session)
+
+
 def warm_up(directory: Path, *, seed: int, years: int, days: int) -> None:
     """Pay the process's one-time costs (imports, letter templates, policy parsing) on a
     small case file of its own, so neither path is charged for them."""
@@ -204,7 +213,8 @@ def run_embedded(url: str, first_day: dt.date, as_of: dt.date) -> dict:
             "daily_fired": sum(daily.fired.values()), "daily_task_runs": None,
             "task_seconds": None, "task_runs_recorded_after_seconds": None,
             "pending_left": pending_up_to(case_file, daily_day),
-            "case_wait_runs": case_wait_runs(case_file), "outcome": outcome(case_file),
+            "case_wait_runs": case_wait_runs(case_file), "actionable_cases": actionable_cases(case_file),
+            "outcome": outcome(case_file),
         }
     finally:
         case_file.dispose()
@@ -278,6 +288,16 @@ def _engine_seconds(runs: list[dict], task_prefix: str) -> float:
     return sum(r["seconds"] for r in runs if r["name"].startswith(task_prefix))
 
 
+def deploy_wait_flows() -> None:
+    """The five process wait flows' deployments, as the catalogue names them."""
+    from deployments.catalogue import CATALOGUE
+    from deployments.serve import load_flow
+
+    for spec in CATALOGUE:
+        if "wait" in spec.tags:
+            load_flow(spec.entrypoint).to_deployment(name=spec.name, tags=list(spec.tags)).apply()
+
+
 def run_prefect(url: str, first_day: dt.date, as_of: dt.date, *, show_waits: bool) -> dict:
     """The same three steps as one flow run each, against the Prefect API in the settings."""
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
@@ -286,9 +306,7 @@ def run_prefect(url: str, first_day: dt.date, as_of: dt.date, *, show_waits: boo
     from flows.monitor.flow import deadline_monitor
 
     if show_waits:
-        from flows.casewait.flow import case_wait
-
-        case_wait.to_deployment(name="case-wait").apply()  # sync_case_waits runs this deployment
+        deploy_wait_flows()  # sync_case_waits makes runs of these deployments
 
     daily_day = as_of + dt.timedelta(days=1)
     with _database(url), temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
@@ -307,6 +325,7 @@ def run_prefect(url: str, first_day: dt.date, as_of: dt.date, *, show_waits: boo
         try:
             pending, waits, result = (pending_up_to(case_file, daily_day), case_wait_runs(case_file),
                                       outcome(case_file))
+            actionable = actionable_cases(case_file)
         finally:
             case_file.dispose()
 
@@ -327,7 +346,7 @@ def run_prefect(url: str, first_day: dt.date, as_of: dt.date, *, show_waits: boo
                          "daily": {r["name"]: r["seconds"] for r in daily_runs}},
         "task_runs_recorded_after_seconds": {"ingest": ingest_recorded, "monitor": monitor_recorded,
                                              "daily": daily_recorded},
-        "pending_left": pending, "case_wait_runs": waits, "outcome": result,
+        "pending_left": pending, "case_wait_runs": waits, "actionable_cases": actionable, "outcome": result,
     }
 
 

@@ -21,19 +21,39 @@ class DeploymentSpec:
     tags: tuple[str, ...] = field(default_factory=tuple)
 
 
+def _wait(process: str, function: str, description: str) -> DeploymentSpec:
+    """A process's wait flow (flows/<process>/flow.py), deployed under the name engine/waits.py gives."""
+    from inburgering.engine.waits import DEPLOYMENTS
+
+    return DeploymentSpec(DEPLOYMENTS[process], f"flows/{process}/flow.py:{function}", description,
+                          tags=("wait", f"process:{process}"))
+
+
 CATALOGUE: tuple[DeploymentSpec, ...] = (
     DeploymentSpec("deadline-monitor", "flows/monitor/flow.py:deadline_monitor",
-                   "Daily: fire every deadline due, send reminders and alerts, show what is late.",
+                   "Daily at 06:00 Europe/Amsterdam: fire every deadline due, send reminders and alerts, show what is "
+                   "late.",
                    cron="0 6 * * *", tags=("monitor",)),
     DeploymentSpec("ingest-events", "flows/ingest/flow.py:ingest_events",
-                   "Apply received events (registries, schools, Mijn Inburgering) in batches.",
+                   "Every 5 minutes: apply received events (registries, schools, Mijn Inburgering) in batches, "
+                   "refresh the boards and the wait runs.",
                    interval_seconds=300, tags=("ingest",)),
     DeploymentSpec("dispatch-letters", "flows/dispatch/flow.py:dispatch_letters",
-                   "Send the outbox (letters, e-mails, notices, payments) through the gateway.",
+                   "Every 2 minutes: send the outbox (letters, e-mails, notices, payments) through the gateway.",
                    interval_seconds=120, tags=("dispatch",)),
-    DeploymentSpec("case-wait", "flows/casewait/flow.py:case_wait",
-                   "One run per waiting case; staff answer its form to give what it waits for.",
-                   tags=("case",)),
+    # One wait flow per business process: a suspended run per case where someone must act.
+    _wait("intake", "intake_wait", "Intake cases where someone must act (late, or opened by staff): answer a run's "
+          "form with a prerequisite or the PIP that came on paper."),
+    _wait("invoicing", "invoice_acceptance", "Invoices where someone must act (late, or opened by staff): answer a "
+          "run's form with the person's answer that came by post."),
+    _wait("exemption", "agi_exemption", "AGI applications where someone must act (the staff decision, late, or "
+          "opened by staff): answer a run's form with the decision or a document that came on paper."),
+    _wait("exams", "exams_wait", "Exam registrations where someone must act (late, or opened by staff): answer a "
+          "run's form with a fee paid or a result that came on paper."),
+    _wait("term", "integration_term", "Integration terms where someone must act (an extension's staff decision, "
+          "passed, or opened by staff): answer a run's form with the decision or an extension asked for on paper."),
+    DeploymentSpec("open-case", "flows/staff/flow.py:open_case",
+                   "Staff: give a waiting case a wait run with its form now, late or not.", tags=("staff",)),
     DeploymentSpec("record-paper-event", "flows/staff/flow.py:record_paper_event",
                    "Staff: record an event that arrived on paper for a case.", tags=("staff",)),
     DeploymentSpec("resend-letter", "flows/staff/flow.py:resend_letter",

@@ -117,6 +117,10 @@ def run(demo: bool = True) -> None:
         case_file.dispose()
         _write_secret(tokens_file(), json.dumps(tokens, indent=2))
 
+        from deployments.automations import ensure_alert_automation
+
+        print(ensure_alert_automation(f"{env['INBURGERING_GATEWAY_URL']}/messages", env["INBURGERING_GATEWAY_TOKEN"]),
+              flush=True)
         start("serve", [python, "-m", "deployments.serve"] + (["--demo"] if demo else []))
         _first_runs(env)
         print(f"\nPrefect UI:  http://127.0.0.1:{PREFECT_PORT}\n"

@@ -2,21 +2,29 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pendulum
 from prefect.runtime import flow_run
 
 from inburgering import config
-from inburgering.domain.calendar import today_in_amsterdam
+from inburgering.domain.calendar import TIMEZONE, today_in_amsterdam
+
+
+def clock() -> str:
+    """The time of day in Amsterdam, to tell a day's runs apart: "10:45"."""
+    return pendulum.now(TIMEZONE).format("HH:mm")
 
 
 def day_run_name(prefix: str) -> Callable[[], str]:
-    """Name a run after the day it processes: "monitor · 2026-11-23", and the number of
-    partitions it runs when more than one: "monitor · 2026-11-23 · 2 parts"."""
+    """Name a run after the day it processes: "monitor · 2026-11-23"; a run for today (no
+    `as_of`) also after its time, so the day's ingests differ: "ingest · 2026-11-23 10:45"; and
+    after the number of partitions it runs when more than one: "monitor · 2026-11-23 · 2 parts"."""
 
     def name() -> str:
         parameters = flow_run.parameters
+        as_of = parameters.get("as_of")
         parts = parameters.get("partitions") or _configured_partitions()
-        return f"{prefix} · {parameters.get('as_of') or today_in_amsterdam()}" + (f" · {parts} parts" if parts > 1
-                                                                                 else "")
+        return (f"{prefix} · {as_of}" if as_of else f"{prefix} · {today_in_amsterdam()} {clock()}") + (
+            f" · {parts} parts" if parts > 1 else "")
 
     return name
 
@@ -36,3 +44,8 @@ def partition_run_name(prefix: str) -> Callable[[], str]:
         return f"{prefix} · {parameters.get('as_of')} · part {parameters.get('part')}/{parameters.get('parts')}"
 
     return name
+
+
+def now_run_name(prefix: str) -> Callable[[], str]:
+    """Name a run after when it runs: "dispatch · 2026-11-23 10:46"."""
+    return lambda: f"{prefix} · {today_in_amsterdam()} {clock()}"

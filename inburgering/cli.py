@@ -173,23 +173,32 @@ def letters_hold(letter_type: str = typer.Argument("*", help="Letter type, or * 
     """Hold letters from today (deadlines keep running and alert when passed)."""
     from inburgering.domain.calendar import today_in_amsterdam
     from inburgering.engine.service import hold_letters
-    from inburgering.store.db import CaseFile
 
-    with CaseFile().transaction() as session:
+    with _staff_action() as session:
         hold_letters(session, letter_type, from_day=today_in_amsterdam(), reason=reason)
     _console().print(f"letters {letter_type} held from today")
 
 
 @letters_app.command("release")
 def letters_release(letter_type: str = typer.Argument("*", help="Letter type, or * for all.")) -> None:
-    """Let held letters go out again from today."""
+    """Let held letters go out again from today (with the next ingest or monitor run)."""
     from inburgering.domain.calendar import today_in_amsterdam
     from inburgering.engine.service import release_letters
-    from inburgering.store.db import CaseFile
 
-    with CaseFile().transaction() as session:
-        n = release_letters(session, letter_type, on_day=today_in_amsterdam())
+    with _staff_action() as session:
+        n = len(release_letters(session, letter_type, on_day=today_in_amsterdam()))
     _console().print(f"{n} hold(s) on {letter_type} released")
+
+
+@letters_app.command("holds")
+def letters_holds() -> None:
+    """The holds in force today, with the letters waiting in them."""
+    from inburgering.domain.calendar import today_in_amsterdam
+    from inburgering.engine.service import active_holds
+
+    with _staff_action() as session:
+        rows = active_holds(session, today_in_amsterdam())
+    _console().print(_text_table("letters on hold", rows) if rows else "no letters on hold")
 
 
 @incidents_app.callback(invoke_without_command=True)
@@ -420,22 +429,33 @@ def bench(
 
 
 @app.command("prefect-setup")
-def prefect_setup(pool: str = typer.Option("inburgering", "--pool", help="The process work pool's name.")) -> None:
+def prefect_setup(
+    pool: str = typer.Option("inburgering", "--pool", help="The process work pool's name."),
+    notify_url: Optional[str] = typer.Option(None, "--notify-url", help="The process owners' webhook (a chat channel, "
+                                             "an e-mail relay): every alert is posted there as JSON {channel, "
+                                             "subject, body}."),
+) -> None:
     """Production: create (or bring up to date) the work pool, its queues (staff before scheduled
-    work) and the automation that marks a run Crashed when its heartbeats stop. Run it before
-    `prefect deploy --all`, with PREFECT_API_URL set; safe to run again."""
+    work), the automation that marks a run Crashed when its heartbeats stop and, with --notify-url,
+    the automation that tells process owners about every alert (Prefect events inburgering.alert.*).
+    Run it before `prefect deploy --all`, with PREFECT_API_URL set; safe to run again."""
     import httpx
 
+    from deployments.automations import ensure_alert_automation
     from deployments.setup import set_up
 
+    if notify_url is not None and not notify_url.startswith(("https://", "http://")):
+        raise _refuse(f"--notify-url: {notify_url!r} is not an http(s) URL")
     try:
         done = set_up(pool)
+        done.append(ensure_alert_automation(notify_url) if notify_url else
+                    "no --notify-url: alerts are Prefect events (inburgering.alert.*) only, posted nowhere")
     except httpx.TransportError as exc:
         err.print(f"the Prefect server did not answer ({type(exc).__name__}); is PREFECT_API_URL right?",
                   markup=False, highlight=False)
         raise typer.Exit(1) from None
     for line in done:
-        Console().print(line, markup=False, highlight=False)
+        _console().print(line)
 
 
 if __name__ == "__main__":

@@ -152,6 +152,14 @@ def demo_client() -> ApiClient:
     return ApiClient(url, json.loads(tokens_file().read_text()))
 
 
+def feed_remaining(case_file: CaseFile) -> int:
+    """How many example events the feed has not delivered yet."""
+    with case_file.transaction() as session:
+        done = session.scalar(select(func.count(ReceivedEvent.id))
+                              .where(ReceivedEvent.sender_event_id.like(f"{FEED_ID}%")))
+    return max(len(_feed()) - done, 0)
+
+
 def feed_next(case_file: CaseFile, today: dt.date, client: ApiClient, count: int = 2) -> int:
     """Deliver the next `count` example events, dated today, through the API. Returns how many
     arrived. An event is sent with the id demo-feed-N, so sending it again changes nothing."""

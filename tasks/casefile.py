@@ -6,13 +6,14 @@ import datetime as dt
 from typing import Any
 
 from prefect import get_run_logger, task
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from inburgering.engine import board, dispatch, service
 from inburgering.engine.errors import InputError
 from inburgering.store.db import CaseFile
 from inburgering.domain.calendar import today_in_amsterdam
-from inburgering.store.models import Case, Person, ReceivedEvent
+from inburgering.store.models import Case, HeldLetter, Person, ReceivedEvent
+from tasks.events import announce_alerts
 
 _case_files: dict[str, CaseFile] = {}
 
@@ -47,6 +48,7 @@ def monitor_summary(report: service.MonitorReport) -> dict:
 def ingest_pending(as_of: dt.date, partition: service.Partition = service.ALL) -> dict:
     report = service.ingest(case_file(), as_of, partition=partition)
     get_run_logger().info("applied %s events, rejected %s, errors %s", report.applied, report.rejected, report.errors)
+    announce_alerts(report.alerts)
     return ingest_summary(report)
 
 
@@ -54,33 +56,48 @@ def ingest_pending(as_of: dt.date, partition: service.Partition = service.ALL) -
 def fire_due_deadlines(as_of: dt.date, partition: service.Partition = service.ALL) -> dict:
     report = service.run_monitor(case_file(), as_of, partition=partition)
     get_run_logger().info("fired %s deadlines, %s alerts", sum(report.fired.values()), len(report.alerts))
+    announce_alerts(report.alerts)
     return monitor_summary(report)
+
+
+def board_data(as_of: dt.date) -> dict:
+    """Everything the boards show, read in one transaction that never waits for a writer (case ids only)."""
+    with case_file().reading() as session:
+        late_total, late = board.late_cases(session, as_of)
+        ending_total, ending = board.terms(session, board.TERM_ENDING_SOON)
+        passed_total, passed = board.terms(session, board.TERM_PASSED)
+        return {"waiting": board.waiting_board(session), "late_total": late_total, "late": late,
+                "processes": board.process_board(session), "statuses": board.status_counts(session),
+                "terms_ending": (ending_total, ending), "terms_passed": (passed_total, passed),
+                "holds": service.active_holds(session, as_of), "sent": board.sent_on(session, as_of),
+                "incident_counts": board.incident_board(session), "incidents": board.open_incidents(session)}
 
 
 @task(name="read-case-board")
 def read_board(as_of: dt.date) -> dict:
-    with case_file().transaction() as session:
-        late_total, late = board.late_cases(session, as_of)
-        return {"waiting": board.waiting_board(session), "late_total": late_total, "late": late,
-                "incident_counts": board.incident_board(session), "incidents": board.open_incidents(session)}
+    return board_data(as_of)
 
 
 @task(name="record-staff-event")
 def record_event(case_id: int, event: dict, *, source: str, received_on: dt.date) -> dict:
     """Receive an event given by staff for a case. The person is found from the case:
     no personal data travels through Prefect. An event dated after `received_on` (today)
-    is refused before anything is stored: it has not happened yet."""
-    with case_file().transaction() as session:
-        case = session.get(Case, case_id)
-        if case is None:
-            raise InputError(f"case: there is no case-{case_id}")
-        ref = session.scalar(select(Person.ref).where(Person.id == case.person_id))
-        checked = service.validate_event({**event, "person": ref})
-        if checked.date > received_on:
-            raise InputError(f"date: {checked.date} is after today ({received_on}); record an event on or after "
-                             "the day it happened")
-        row = service.receive(session, {**event, "person": ref}, source=source, received_on=received_on)
-        return {"received": row.id, "status": row.status, "reason": row.reason}
+    is refused before anything is stored: it has not happened yet. A refusal is returned
+    (status "refused" and the sentence), not raised: the caller says it where staff read it."""
+    try:
+        with case_file().transaction() as session:
+            case = session.get(Case, case_id)
+            if case is None:
+                raise InputError(f"case: there is no case-{case_id}")
+            ref = session.scalar(select(Person.ref).where(Person.id == case.person_id))
+            checked = service.validate_event({**event, "person": ref})
+            if checked.date > received_on:
+                raise InputError(f"date: {checked.date} is after today ({received_on}); record an event on or after "
+                                 "the day it happened")
+            row = service.receive(session, {**event, "person": ref}, source=source, received_on=received_on)
+            return {"received": row.id, "status": row.status, "reason": row.reason}
+    except InputError as exc:
+        return {"received": None, "status": "refused", "reason": str(exc)}
 
 
 @task(name="event-outcome")
@@ -91,15 +108,17 @@ def event_outcome(received_id: int) -> dict:
 
 
 def apply_staff_event(case_id: int, event: dict, *, source: str) -> dict:
-    """Record staff input for a case and apply it now (with whatever else is pending).
-    Raises, naming the problem, when the engine refuses it; nothing is half-applied."""
+    """Record staff input for a case and apply it now (with whatever else is pending): the
+    outcome, {"status": "applied"} or, when the input or the case refuses it, another status
+    ("refused", "rejected", "duplicate") with the reason in the rule's own sentence. Nothing is
+    half-applied."""
     today = today_in_amsterdam()
     received = record_event(case_id, event, source=source, received_on=today)
     if received["status"] == "pending":
         ingest_pending(today)
         received = event_outcome(received["received"])
-    if received["status"] != "applied":
-        raise InputError(f"not applied ({received['status']}): {received['reason'] or 'no reason was recorded'}")
+    if received["status"] != "applied" and not received["reason"]:
+        received["reason"] = "no reason was recorded"
     return received
 
 
@@ -111,9 +130,19 @@ def resend_letter(case_id: int, letter_type: str, today: dt.date) -> dict:
 
 
 @task(name="hold-or-release-letters")
-def set_hold(letter_type: str, hold: bool, today: dt.date, reason: str) -> int:
+def set_hold(letter_type: str, hold: bool, today: dt.date, reason: str) -> dict:
+    """Hold a letter type from today, or release its holds; says what changed: the holds, and the
+    letters of the type that wait in a hold (a release sends them with the next ingest or
+    monitor run)."""
     with case_file().transaction() as session:
         if hold:
             service.hold_letters(session, letter_type, from_day=today, reason=reason)
-            return 1
-        return service.release_letters(session, letter_type, on_day=today)
+            changed = [{"letter_type": letter_type, "held_from": today.isoformat(), "reason": reason}]
+        else:
+            changed = [{"letter_type": h.letter_type, "held_from": h.held_from.isoformat(), "reason": h.reason}
+                       for h in service.release_letters(session, letter_type, on_day=today)]
+        active = service.active_holds(session, today)
+        waiting = select(func.count(HeldLetter.id)).where(HeldLetter.state == "held")
+        if letter_type != "*":
+            waiting = waiting.where(HeldLetter.type == letter_type)
+        return {"changed": changed, "active": active, "letters_waiting": session.scalar(waiting)}

@@ -13,6 +13,7 @@ from prefect.events import emit_event
 from inburgering.domain.calendar import today_in_amsterdam
 from inburgering.engine import board, incidents
 from tasks.casefile import case_file
+from tasks.events import case_resource
 
 OPENED = "inburgering.incident.opened"
 RETRIED = "inburgering.incident.retried"
@@ -22,8 +23,7 @@ CLOSED = "inburgering.incident.closed"
 def _resource(incident: dict) -> dict[str, str]:
     """The case the incident is on (`inburgering.case.12`), or the incident when it has no case."""
     if incident["case"]:
-        case_id = incident["case"].removeprefix("case-")
-        return {"prefect.resource.id": f"inburgering.case.{case_id}", "prefect.resource.name": incident["case"]}
+        return case_resource(incident["case"])
     return {"prefect.resource.id": f"inburgering.incident.{incident['incident']}",
             "prefect.resource.name": f"incident-{incident['incident']}"}
 

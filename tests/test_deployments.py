@@ -80,3 +80,12 @@ def test_serve_gives_the_deployments_the_same_concurrency_limits():
     limited = {d.name: (d.concurrency_limit, d.concurrency_options.collision_strategy.value)
                for d in runner_deployments() if d.concurrency_limit}
     assert limited == CONCURRENCY
+
+
+def test_each_process_has_its_wait_flow_named_after_it():
+    from inburgering.engine.waits import DEPLOYMENTS, TITLES, deployment_name
+
+    for process, title in TITLES.items():
+        spec = next(s for s in CATALOGUE if s.name == DEPLOYMENTS[process])
+        assert load_flow(spec.entrypoint).name == title
+        assert deployment_name(process) == f"{title}/{spec.name}"

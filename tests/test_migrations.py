@@ -77,7 +77,7 @@ def _refused_and_unchanged(cf: CaseFile, target: str) -> str:
     assert _revision(cf.engine) == head
     assert _counts(cf.engine) == before
     indexes = {ix["name"] for ix in inspect(cf.engine).get_indexes("cases")}
-    assert "ix_cases_wait_run_stale" in indexes  # the steps before the refused one were undone too
+    assert "ix_cases_actionable" in indexes  # the steps before the refused one were undone too
     migrate(cf.engine)
     assert _counts(cf.engine) == before
     return str(refused.value)

@@ -13,11 +13,12 @@ from prefect.utilities.schema_tools import ValidationError as SchemaError
 from prefect.utilities.schema_tools import validate
 from pydantic import ValidationError
 
-from flows.casewait.forms import FORMS
+from flows.forms import FORMS, NothingToEnter
 from flows.exams.forms import ExamsInput
-from flows.exemption.forms import ExemptionInput
-from flows.intake.forms import IntakeInput
+from flows.exemption.forms import AgiDecisionInput, ExemptionInput
+from flows.intake.forms import IntakeInput, PipInput
 from flows.invoicing.forms import InvoicingInput
+from flows.term.forms import ExtensionDecisionInput, ExtensionRequestInput
 from inburgering.domain.events import DAY_PATTERN, EARLIEST_DAY, LATEST_DAY
 
 DAY = "2024-03-01"
@@ -52,12 +53,24 @@ FORM_INPUTS = [
                       "reason_text": " "}, False),
     (InvoicingInput, {"invoice_number": "F-1", "decision": "refuse", "date": DAY, "reason": "other",
                       "reason_text": "two invoices for one course"}, True),
-    (ExemptionInput, {"input": "staff_decision", "date": DAY, "decision": "granted"}, True),
+    (AgiDecisionInput, {"date": DAY, "decision": "granted"}, True),
+    (AgiDecisionInput, {"date": DAY}, False),
+    (AgiDecisionInput, {"date": DAY, "decision": "granted", "reason": ""}, False),
+    (AgiDecisionInput, {"date": "2026-02-30", "decision": "refused", "reason": "file checked"}, False),
     (ExemptionInput, {"input": "staff_decision", "date": DAY}, False),
-    (ExemptionInput, {"input": "staff_decision", "date": DAY, "decision": "granted", "reason": ""}, False),
     (ExemptionInput, {"input": "alfa_test_taken", "date": DAY}, False),
     (ExemptionInput, {"input": "alfa_test_taken", "date": DAY, "active": True}, True),
     (ExemptionInput, {"input": "school_declaration_received", "date": DAY}, True),
+    (PipInput, {"route": "b1", "date": DAY}, True),
+    (PipInput, {"route": "b2", "date": DAY}, False),
+    (PipInput, {"date": DAY}, False),
+    (ExtensionDecisionInput, {"decision": "refused", "date": DAY, "reason": "no evidence"}, True),
+    (ExtensionDecisionInput, {"decision": "maybe", "date": DAY}, False),
+    (ExtensionRequestInput, {"ground": "birth", "evidence_date": "2024-01-31", "date": DAY}, True),
+    (ExtensionRequestInput, {"ground": "birth", "evidence_date": "2024-02-31", "date": DAY}, False),
+    (ExtensionRequestInput, {"ground": "holiday", "evidence_date": "2024-01-31", "date": DAY}, False),
+    (NothingToEnter, {}, True),
+    (NothingToEnter, {"note": "x"}, False),
 ]
 
 

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from prefect import flow
 
+from flows.naming import now_run_name
 from tasks.incidents import announce_incidents, publish_incidents
 from tasks.letters import dispatch_outbox
 
 
-@flow(name="dispatch-letters")
+@flow(name="dispatch-letters", flow_run_name=now_run_name("dispatch"))
 def dispatch_letters(limit: int = 500) -> dict:
     """Send what the outbox holds through the gateway, each message exactly once. A message
     that cannot be delivered is retried with back-off; past the policy's attempts, or refused,

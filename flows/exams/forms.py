@@ -7,7 +7,7 @@ from inburgering.domain.events import Day, ExamPart
 
 
 class ExamsInput(StaffForm):
-    """An exam fee paid or a result, received on paper."""
+    """An exam fee paid or an exam result (passed or not), received on paper, for one part."""
 
     model_config = schema_rules(required_when("input", "exam_result", "passed"))
 
@@ -21,3 +21,6 @@ class ExamsInput(StaffForm):
         if self.input == "exam_result":
             event["passed"] = self.passed
         return event
+
+
+FORMS = {"waiting_for_exam_fee": ExamsInput, "exams_planned": ExamsInput}

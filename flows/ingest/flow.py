@@ -9,6 +9,7 @@ from inburgering.engine.service import IngestReport
 from flows.naming import day_run_name, partition_run_name
 from tasks.casefile import ingest_pending, ingest_summary
 from tasks.partitions import partition_count, run_partition, run_partitions
+from tasks.report import publish_boards
 from tasks.windows import sync_case_waits
 
 
@@ -28,6 +29,7 @@ def ingest_events(as_of: dt.date | None = None, show_waits: bool = True, partiti
                                 empty=ingest_summary(IngestReport()))
     if show_waits:
         sync_case_waits()
+        publish_boards(day)  # the boards are never older than the last ingest
     return report
 
 

@@ -7,7 +7,8 @@ from inburgering.domain.events import Day, Text
 
 
 class IntakeInput(StaffForm):
-    """A prerequisite for the start letter that arrived on paper."""
+    """A prerequisite for the start letter that arrived on paper: the residence permit, the BSN or
+    the municipal registration (with its municipality), and the day it was registered."""
 
     model_config = schema_rules(required_when("prerequisite", "municipality_registered", "municipality"))
 
@@ -23,3 +24,16 @@ class IntakeInput(StaffForm):
         if self.prerequisite == "residence_permit_granted" and self.obligation_start:
             event["obligation_start"] = self.obligation_start.isoformat()
         return event
+
+
+class PipInput(StaffForm):
+    """The PIP (personal plan) the municipality established, sent on paper: its route and the day."""
+
+    route: Literal["b1", "onderwijs", "z"]
+    date: Day
+
+    def to_event(self) -> dict:
+        return {"type": "pip_established", "route": self.route, "date": self.date.isoformat()}
+
+
+FORMS = {"waiting_for_prerequisites": IntakeInput, "waiting_for_pip": PipInput}

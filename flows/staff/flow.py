@@ -1,43 +1,65 @@
-"""Flow runs staff trigger by hand from the Prefect UI. Parameters name cases, never people."""
+"""Flow runs staff trigger by hand from the Prefect UI. Parameters name cases, never people.
+
+A staff action the rules refuse fails its run with the rule's own sentence as the run's state
+message (what the run page shows at the top), logged as one line, not as a traceback. Typed
+parameters (a closed list of letter types, one model per paper event) are checked by the
+server before a run is made: a typo never runs green doing nothing.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Union
 
-from prefect import flow, get_run_logger
+from prefect import flow, get_run_logger, task
 from prefect.runtime import flow_run
-from pydantic import BaseModel, Field
+from pydantic import ConfigDict, Field, create_model
 
-from inburgering.domain.calendar import today_in_amsterdam
-from inburgering.domain.events import EVENT_TYPES, Day
 from flows.dispatch.flow import dispatch_letters
+from flows.refusals import refused, states_refusals
+from inburgering.domain.calendar import today_in_amsterdam
+from inburgering.domain.events import EVENT_TYPES, Checked, Text
+from inburgering.engine.errors import InputError
 from inburgering.engine.incidents import KINDS
+from inburgering.letters.render import LETTER_TYPES
 from tasks import incidents as incident_tasks
-from tasks.casefile import apply_staff_event, resend_letter as resend_letter_task, set_hold
+from tasks.casefile import apply_staff_event, case_file, ingest_pending, resend_letter as resend_letter_task, set_hold
 
-EventType = Literal[tuple(sorted(EVENT_TYPES))]  # type: ignore[valid-type]
 IncidentKind = Literal[KINDS]  # type: ignore[valid-type]
+LetterType = Literal[LETTER_TYPES]  # type: ignore[valid-type]
+HeldType = Literal[("*", *LETTER_TYPES)]  # type: ignore[valid-type]
+ResendType = Literal[(*LETTER_TYPES, "school_paid")]  # type: ignore[valid-type]
 
 
-class PaperEvent(BaseModel):
-    """An event that reached DUO on paper. `fields` holds the event's own fields
-    (see the scenario contract), e.g. {"municipality": "Utrecht"}."""
+# ---- paper events: one typed model per event type --------------------------------------------
 
-    type: EventType  # type: ignore[valid-type]
-    date: Day  # on or before today: checked when it is recorded
-    fields: dict[str, Any] = Field(default_factory=dict)
+
+def _paper(event: type) -> type:
+    """The event's own fields but the person (the case names the person), and nothing else."""
+    fields = {name: (info.annotation, info) for name, info in event.model_fields.items() if name != "person"}
+    return create_model(f"Paper{event.__name__}", __base__=_PaperBase, __doc__=event.__doc__, **fields)
+
+
+class _PaperBase(Checked):
+    model_config = ConfigDict(extra="forbid")  # no free-form fields: nothing can carry a BSN in
+
+
+PAPER_EVENTS = tuple(_paper(EVENT_TYPES[name]) for name in sorted(EVENT_TYPES))
+PaperEvent = Annotated[Union[PAPER_EVENTS], Field(discriminator="type")]  # type: ignore[valid-type]
 
 
 @flow(name="record-paper-event", flow_run_name="paper {event.type} · case-{case_id}")
-def record_paper_event(case_id: int, event: PaperEvent) -> dict:
-    """Record an event for the person of a case and apply it now. Fails, naming the
-    problem, when the event is refused; nothing is half-applied."""
-    raw = {**event.fields, "type": event.type, "date": event.date.isoformat()}
-    return apply_staff_event(case_id, raw, source="staff:paper")
+@states_refusals
+def record_paper_event(case_id: int, event: PaperEvent) -> Any:  # type: ignore[valid-type]
+    """Record an event that reached DUO on paper for the person of a case, and apply it now.
+    Choose its type; the form shows that type's own fields. A refused event fails the run with
+    the reason; nothing is half-applied."""
+    outcome = apply_staff_event(case_id, event.model_dump(mode="json", exclude_none=True), source="staff:paper")
+    return outcome if outcome["status"] == "applied" else refused(outcome)
 
 
 @flow(name="resend-letter", flow_run_name="resend {letter_type} · case-{case_id}")
-def resend_letter(case_id: int, letter_type: str, reason: str) -> dict:
+@states_refusals
+def resend_letter(case_id: int, letter_type: ResendType, reason: Text) -> dict:  # type: ignore[valid-type]
     """Send the newest letter of a type for a case again (it goes out with the next dispatch).
     `school_paid` sends the case's payment order again with its own idempotency key, so the
     school is never paid twice."""
@@ -54,6 +76,7 @@ def _retry_run_name() -> str:
 
 
 @flow(name="retry-incidents", flow_run_name=_retry_run_name)
+@states_refusals
 def retry_incidents(incident_id: int | None = None, kind: IncidentKind | None = None,  # type: ignore[valid-type]
                     dispatch_now: bool = True) -> dict:
     """Retry one incident (its id) or every open one (of a kind, or all): its step is queued
@@ -71,7 +94,8 @@ def retry_incidents(incident_id: int | None = None, kind: IncidentKind | None = 
 
 
 @flow(name="close-incident", flow_run_name="close incident-{incident_id}")
-def close_incident(incident_id: int, resolution: str) -> dict:
+@states_refusals
+def close_incident(incident_id: int, resolution: Text) -> dict:
     """Close an incident with a resolution (kept with it): its step is given up, e.g. a
     message is not sent. To have the step done, retry the incident instead."""
     closed = incident_tasks.close(incident_id, resolution)
@@ -80,14 +104,87 @@ def close_incident(incident_id: int, resolution: str) -> dict:
     return closed
 
 
+# ---- letters on hold ---------------------------------------------------------------------------
+
+
+def _say_holds(result: dict, what: str) -> None:
+    logger = get_run_logger()
+    for hold in result["changed"]:
+        logger.info("%s: %s (held from %s: %s)", what, hold["letter_type"], hold["held_from"], hold["reason"])
+    logger.info("holds in force now: %s", ", ".join(f"{h['letter_type']} since {h['held_from']} "
+                                                     f"({h['letters_waiting']} letters waiting)"
+                                                     for h in result["active"]) or "none")
+
+
 @flow(name="hold-letters", flow_run_name="hold {letter_type}")
-def hold_letters(reason: str, letter_type: str = "*") -> int:
-    """Stop sending letters of a type ('*' for all), e.g. while the mail gateway is down.
-    Deadlines keep running: cases held past their term raise alerts."""
-    return set_hold(letter_type, True, today_in_amsterdam(), reason)
+@states_refusals
+def hold_letters(reason: Text, letter_type: HeldType = "*") -> dict:  # type: ignore[valid-type]
+    """Stop sending letters of a type ('*' for all) from today, e.g. while the mail gateway is
+    down. Deadlines keep running: letters held past their term raise alerts. The letters are
+    kept with their cases and go out after `release-letters`."""
+    result = set_hold(letter_type, True, today_in_amsterdam(), reason)
+    _say_holds(result, "held from today")
+    get_run_logger().info("%s letter(s) of %s already wait in a hold", result["letters_waiting"], letter_type)
+    return result
 
 
 @flow(name="release-letters", flow_run_name="release {letter_type}")
-def release_letters(letter_type: str = "*") -> int:
-    """Let held letters go out again, from today."""
-    return set_hold(letter_type, False, today_in_amsterdam(), "released")
+@states_refusals
+def release_letters(letter_type: HeldType = "*") -> dict:  # type: ignore[valid-type]
+    """Let held letters of a type go out again (a release of '*' ends a hold on '*' only): the
+    letters that waited are sent at once, through an ingest of today."""
+    today = today_in_amsterdam()
+    result = set_hold(letter_type, False, today, "released")
+    if not result["changed"]:
+        get_run_logger().warning("no hold on %s was in force: nothing changed", letter_type)
+    _say_holds(result, "released")
+    waiting = result["letters_waiting"]
+    sent = ingest_pending(today)["sent"] if waiting else {}
+    get_run_logger().info("%s held letter(s) of %s were waiting; sent now: %s", waiting, letter_type,
+                          ", ".join(f"{k} {v}" for k, v in sent.items()) or "nothing")
+    return {**result, "sent": sent}
+
+
+# ---- a case on demand ------------------------------------------------------------------------
+
+
+@task(name="open-case-wait")
+def _ask_for_wait(case_id: int) -> None:
+    from sqlalchemy import update
+
+    from inburgering.engine.waits import TITLES
+    from inburgering.store.models import Case
+
+    with case_file().transaction() as session:
+        case = session.get(Case, case_id)
+        if case is None:
+            raise InputError(f"case: there is no case-{case_id}")
+        if case.process not in TITLES:
+            raise InputError(f"case: case-{case_id} is a {case.process} case; only {', '.join(TITLES)} cases have a "
+                             "wait flow with a form")
+        if case.closed_on is not None or case.waiting_for is None:
+            raise InputError(f"case: case-{case_id} waits for nothing now (status {case.status})")
+        session.execute(update(Case.__table__).where(Case.__table__.c.id == case_id)
+                        .values(wait_demand_version=case.version))
+
+
+@flow(name="open-case", flow_run_name="open case-{case_id}")
+@states_refusals
+def open_case(case_id: int) -> dict:
+    """Give a waiting case a wait run with its form now, late or not (it keeps it until the case
+    moves on). Its link is in this run's log; the run is in the case's process flow."""
+    from prefect.settings import PREFECT_UI_URL
+
+    from inburgering.store.models import Case
+    from tasks.windows import sync_case_waits
+
+    _ask_for_wait(case_id)
+    sync_case_waits()
+    with case_file().transaction() as session:
+        run_id = session.get(Case, case_id).wait_run_id
+    if run_id is None:
+        raise InputError(f"case: case-{case_id} could not be shown now (policy wait_runs_max reached); it is on "
+                         "the boards")
+    url = f"{PREFECT_UI_URL.value()}/runs/flow-run/{run_id}"
+    get_run_logger().info("case-%s waits in %s", case_id, url)
+    return {"case": f"case-{case_id}", "run": run_id, "url": url}

@@ -62,6 +62,7 @@ _PARSERS: dict[str, Any] = {
     "agi_max_nt2_attempts_per_part": lambda v: _whole(v, 0, 100, "attempt"),
     "agi_attempt_parts": lambda v: _parts(v),
     "delivery_incident_after_attempts": lambda v: _whole(v, 1, 1000, "attempt"),
+    "wait_runs_max": lambda v: _whole(v, 0, 20_000, "run"),
     "term_reminder_months": lambda v: _months_list(v),
     "fine_response_days": lambda v: _whole(v, 1, 365, "day"),
     "term_follow_up_years": lambda v: _years(v),

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from inburgering.engine import incidents
@@ -33,8 +33,8 @@ def late_cases(session: Session, as_of: dt.date, limit: int = 200) -> tuple[int,
     total = session.scalar(select(func.count()).select_from(late.subquery())) or 0
     rows = session.scalars(late.order_by(Case.late_since, Case.id).limit(limit)).all()
     return total, [{"case": f"case-{c.id}", "process": c.process, "status": c.status, "waiting_for": c.waiting_for,
-                    "late_since": c.late_since.isoformat(), "days_late": (as_of - c.late_since).days + 1}
-                   for c in rows]
+                    "late_since": c.late_since.isoformat(), "days_late": (as_of - c.late_since).days + 1,
+                    "run": c.wait_run_id} for c in rows]
 
 
 def waiting_cases(session: Session, process: str | None = None, limit: int = 200) -> list[dict]:
@@ -45,6 +45,52 @@ def waiting_cases(session: Session, process: str | None = None, limit: int = 200
     rows = session.scalars(query.order_by(Case.waiting_since.is_(None), Case.waiting_since, Case.id).limit(limit)).all()
     return [{"case": f"case-{c.id}", "process": c.process, "status": c.status, "waiting_for": c.waiting_for,
              "since": c.waiting_since.isoformat() if c.waiting_since else None} for c in rows]
+
+
+def process_board(session: Session) -> list[dict]:
+    """Per process: how many cases wait, how many of them are late, how many show a wait run,
+    and since when the oldest waits. One pass over the open waiting cases."""
+    late = func.sum(case((Case.late_since.is_not(None), 1), else_=0))
+    shown = func.sum(case((Case.wait_run_id.is_not(None), 1), else_=0))
+    rows = session.execute(
+        select(Case.process, func.count(Case.id), late, shown, func.min(Case.waiting_since))
+        .where(Case.waiting_for.is_not(None), Case.closed_on.is_(None))
+        .group_by(Case.process).order_by(Case.process)).all()
+    return [{"process": p, "waiting": n, "late": int(l or 0), "with_a_run": int(r or 0),
+             "oldest_since": since.isoformat() if since else None} for p, n, l, r, since in rows]
+
+
+def status_counts(session: Session) -> list[dict]:
+    """Open cases per process and status (waiting or not)."""
+    rows = session.execute(select(Case.process, Case.status, func.count(Case.id)).where(Case.closed_on.is_(None))
+                           .group_by(Case.process, Case.status).order_by(Case.process, Case.status)).all()
+    return [{"process": p, "status": s, "cases": n} for p, s, n in rows]
+
+
+# The term statuses process owners watch (domain/term.py): ending within 3 months (from the reminder
+# of 3 months or less on), and passed (pre-announced, or past the last fine).
+TERM_ENDING_SOON = ("term_ending_soon",)
+TERM_PASSED = ("pre_announced", "term_passed")
+
+
+def terms(session: Session, statuses: tuple[str, ...], limit: int = 50) -> tuple[int, list[dict]]:
+    """Open term cases in these statuses: how many, and the ones waiting longest."""
+    query = select(Case).where(Case.process == "term", Case.status.in_(statuses), Case.closed_on.is_(None))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(Case.waiting_since, Case.id).limit(limit)).all()
+    return total, [{"case": f"case-{c.id}", "status": c.status, "waiting_for": c.waiting_for,
+                    "since": c.waiting_since.isoformat() if c.waiting_since else None,
+                    "run": c.wait_run_id} for c in rows]
+
+
+def sent_on(session: Session, day: dt.date) -> dict[str, int]:
+    """What went out on a day (letters, e-mails, notices, payments; alerts apart), by kind/type."""
+    from inburgering.store.models import JournalEntry
+
+    rows = session.execute(select(JournalEntry.kind, JournalEntry.type, func.count(JournalEntry.id))
+                           .where(JournalEntry.on_date == day).group_by(JournalEntry.kind, JournalEntry.type)
+                           .order_by(JournalEntry.kind, JournalEntry.type)).all()
+    return {f"{k}/{t}": n for k, t, n in rows}
 
 
 def incident_board(session: Session) -> list[dict]:

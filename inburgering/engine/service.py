@@ -600,15 +600,40 @@ def next_due_date(session: Session) -> dt.date | None:
 # ---- holds -------------------------------------------------------------------------------------
 
 
+def check_letter_type(letter_type: str) -> str:
+    """A letter type to hold or release: one of the templates, or '*' for all."""
+    from inburgering.letters.render import LETTER_TYPES
+
+    if letter_type != "*" and letter_type not in LETTER_TYPES:
+        raise InputError.at("letter_type", f"{quote(letter_type)} is not a letter type; use * for all, or one of: "
+                                           f"{', '.join(LETTER_TYPES)}")
+    return letter_type
+
+
 def hold_letters(session: Session, letter_type: str, *, from_day: dt.date, reason: str) -> LetterHold:
-    hold = LetterHold(letter_type=letter_type, held_from=from_day, reason=reason)
+    hold = LetterHold(letter_type=check_letter_type(letter_type), held_from=from_day, reason=reason)
     session.add(hold)
+    session.flush([hold])
     return hold
 
 
-def release_letters(session: Session, letter_type: str, *, on_day: dt.date) -> int:
-    holds = session.scalars(select(LetterHold).where(LetterHold.letter_type == letter_type,
+def release_letters(session: Session, letter_type: str, *, on_day: dt.date) -> list[LetterHold]:
+    """End the holds on a type (not the holds on other types: releasing '*' ends a hold on '*').
+    Returns the holds released; their letters go with the next ingest or monitor run."""
+    holds = session.scalars(select(LetterHold).where(LetterHold.letter_type == check_letter_type(letter_type),
                                                      LetterHold.released_on.is_(None))).all()
     for hold in holds:
         hold.released_on = on_day
-    return len(holds)
+    return list(holds)
+
+
+def active_holds(session: Session, day: dt.date) -> list[dict]:
+    """The holds in force on `day`, oldest first, with the letters of their type waiting in them."""
+    waiting = dict(session.execute(select(HeldLetter.type, func.count()).where(HeldLetter.state == "held")
+                                   .group_by(HeldLetter.type)).all())
+    holds = session.scalars(select(LetterHold).where(
+        LetterHold.held_from <= day, or_(LetterHold.released_on.is_(None), LetterHold.released_on > day))
+        .order_by(LetterHold.held_from, LetterHold.id)).all()
+    return [{"letter_type": h.letter_type, "held_from": h.held_from.isoformat(), "reason": h.reason,
+             "letters_waiting": sum(waiting.values()) if h.letter_type == "*" else waiting.get(h.letter_type, 0)}
+            for h in holds]

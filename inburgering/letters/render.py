@@ -166,6 +166,18 @@ class UnknownTemplate(LookupError):
     pass
 
 
+def _letter_types() -> tuple[str, ...]:
+    from importlib.resources import files
+
+    return tuple(sorted(p.name.removesuffix(".html.j2") for p in files("inburgering.letters").joinpath("templates")
+                        .iterdir() if p.name.endswith(".html.j2") and not p.name.startswith("_")))
+
+
+# Every letter, e-mail and notice type there is (one template each): a closed list for staff
+# (hold, release, resend), so a typo is refused instead of doing nothing.
+LETTER_TYPES: tuple[str, ...] = _letter_types()
+
+
 @dataclass(frozen=True)
 class _Letter:
     template: Template

@@ -5,8 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, \
-    literal_column, or_
+from sqlalchemy import JSON, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, literal_column
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -52,9 +51,14 @@ class Case(Base):
     updated_on: Mapped[dt.date] = mapped_column(Date)
     closed_on: Mapped[dt.date | None] = mapped_column(Date)
     version: Mapped[int] = mapped_column(Integer, default=1)
-    # The Prefect flow run that shows this case's wait, and the case version it shows.
+    # The Prefect flow run that shows this case's wait, the case version it shows and its
+    # name as last given (the sync renames it when the days late change). (0008: wait_name)
     wait_run_id: Mapped[str | None] = mapped_column(String(40))
     wait_version: Mapped[int | None] = mapped_column(Integer)
+    wait_name: Mapped[str | None] = mapped_column(String(500))
+    # Staff opened the case at this version (the `open-case` flow): it keeps a wait run until it
+    # moves on. (0008)
+    wait_demand_version: Mapped[int | None] = mapped_column(Integer)
 
     person: Mapped[Person] = relationship(lazy="raise")
 
@@ -69,18 +73,23 @@ class Case(Base):
 
 
 _cases = Case.__table__
-# A case whose Prefect wait run is missing or out of date: it waits, but no run shows this
-# version; or it no longer waits and a run is still shown. `sync-case-waits` asks for these.
-WAIT_RUN_STALE = or_(
-    _cases.c.waiting_for.is_not(None)
-    & (_cases.c.wait_version.is_(None) | (_cases.c.wait_version != _cases.c.version)),
-    _cases.c.waiting_for.is_(None) & _cases.c.wait_run_id.is_not(None),
-)
-# Partial index over exactly those cases (migration 0004), so the sync does not read the
-# whole cases table once every wait is shown (300,000 cases: 289 ms a call, 0.39 ms with it;
-# bench.stale_waits).
-# The planners use it only for a WHERE that is this very expression.
-Index("ix_cases_wait_run_stale", _cases.c.id, sqlite_where=WAIT_RUN_STALE, postgresql_where=WAIT_RUN_STALE)
+# The statuses in which a case waits for a staff decision (AGI with agi_staff_review, an
+# extension with extension_staff_review): someone must act, so the case has a wait run.
+STAFF_DECISION_STATUSES = ("waiting_for_staff_decision", "extension_under_review")
+# A case where someone must act: it waits and is late, waits for a staff decision, or staff
+# opened it (on demand, until it moves on). Each has one live wait run in Prefect (bounded by
+# policy `wait_runs_max`, the longest late last); every other waiting case is on the boards.
+# A case is late only from a transition (late_since is never a day ahead), so this needs no day.
+ACTIONABLE = (_cases.c.waiting_for.is_not(None) & _cases.c.closed_on.is_(None)
+              & (_cases.c.late_since.is_not(None)
+                 | _cases.c.status.in_([literal_column(f"'{status}'") for status in STAFF_DECISION_STATUSES])
+                 | (_cases.c.wait_demand_version == _cases.c.version)))
+# Partial indexes (migration 0008): the sync reads the actionable cases and the cases that show
+# a run, never the whole cases table (10^5 waiting cases: bench/wait_sync.py). The planners use
+# a partial index only for a WHERE that is this very expression.
+Index("ix_cases_actionable", _cases.c.id, sqlite_where=ACTIONABLE, postgresql_where=ACTIONABLE)
+WAIT_SHOWN = _cases.c.wait_run_id.is_not(None)
+Index("ix_cases_wait_shown", _cases.c.id, sqlite_where=WAIT_SHOWN, postgresql_where=WAIT_SHOWN)
 
 
 class CaseStatus(Base):
@@ -170,7 +179,7 @@ class JournalEntry(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
-    on_date: Mapped[dt.date] = mapped_column(Date)
+    on_date: Mapped[dt.date] = mapped_column(Date, index=True)  # the boards count what went out today
     kind: Mapped[str] = mapped_column(String(20))  # letter|email|notice|payment|alert
     type: Mapped[str] = mapped_column(String(60))
     data: Mapped[dict[str, Any]] = mapped_column(JsonData)
