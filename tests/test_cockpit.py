@@ -280,33 +280,68 @@ def test_a_case_waiting_only_for_held_letters_offers_nothing_to_enter_and_a_pip_
     assert run.state.name == "Suspended" and run.state.state_details.pause_key == "answer-3"
 
 
+def _staff_review(cf, policy_key: str, process: str, events: list[tuple[dt.date, dict]]) -> Case:
+    """One person's events under staff review (`policy_key` on), ingested today and synced: the
+    `process` case, which waits for the staff decision and so has a wait run."""
+    today = today_in_amsterdam()
+    with cf.transaction() as session:
+        session.query(PolicyValue).filter(PolicyValue.key == policy_key).update({"value": True})
+        service.register_person(session, ref="p1", bsn=BSN, name="Tesfay Gebre")
+        for day, event in events:
+            service.receive(session, {**event, "person": "p1", "date": day.isoformat()}, source="test",
+                            received_on=today)
+    service.ingest(cf, today)
+    assert sync()["shown"] >= 1
+    with cf.transaction() as session:
+        case = session.scalars(select(Case).where(Case.process == process)).one()
+    assert case.late_since is None and case.wait_run_id is not None
+    run = _run(case.wait_run_id)
+    assert {"staff-decision", f"process:{process}"} <= set(run.tags) and "late" not in run.tags
+    return case
+
+
 def test_staff_decisions_have_a_run_with_the_decision_form(flows_database, waits_deployed):
     attempts = {p: {"integration": 4, "nt2": 0} for p in ("lezen", "luisteren", "schrijven", "spreken", "knm")}
     today = today_in_amsterdam()
-    with flows_database.transaction() as session:
-        session.query(PolicyValue).filter(PolicyValue.key == "agi_staff_review").update({"value": True})
-        service.register_person(session, ref="p1", bsn=BSN, name="Tesfay Gebre")
-        for event in ({"type": "residence_permit_granted", "obligation_start": "2019-01-15"},
-                      {"type": "bsn_registered"}, {"type": "municipality_registered", "municipality": "Enschede"},
-                      {"type": "agi_application_received", "route": "course", "hours": {"integration": 620},
-                       "school_listed_at_course_start": True, "attempts": attempts},
-                      {"type": "school_declaration_received"}):
-            service.receive(session, {**event, "person": "p1", "date": today.isoformat()}, source="test",
-                            received_on=today)
-    service.ingest(flows_database, today)
-    assert sync()["shown"] >= 1
-    with flows_database.transaction() as session:
-        agi = session.scalars(select(Case).where(Case.process == "exemption")).one()
-    assert agi.status == "waiting_for_staff_decision" and agi.late_since is None
-    run = _run(agi.wait_run_id)
-    assert "staff-decision" in run.tags and "late" not in run.tags
-    assert _form(run.id)["title"] == "AgiDecisionInput"
-    run = answer("exemption", agi.id, run.id, {"decision": "granted", "date": today.isoformat(),
-                                               "reason": "file checked"})
+    agi = _staff_review(flows_database, "agi_staff_review", "exemption", [(today, event) for event in (
+        {"type": "residence_permit_granted", "obligation_start": "2019-01-15"},
+        {"type": "bsn_registered"}, {"type": "municipality_registered", "municipality": "Enschede"},
+        {"type": "agi_application_received", "route": "course", "hours": {"integration": 620},
+         "school_listed_at_course_start": True, "attempts": attempts},
+        {"type": "school_declaration_received"})])
+    assert agi.status == "waiting_for_staff_decision"
+    assert _form(agi.wait_run_id)["title"] == "AgiDecisionInput"
+    run = answer("exemption", agi.id, agi.wait_run_id, {"decision": "granted", "date": today.isoformat(),
+                                                        "reason": "file checked"})
     assert run.state.is_completed()
     with flows_database.transaction() as session:
         decision = session.scalars(select(JournalEntry).where(JournalEntry.type == "agi_decision")).one()
     assert decision.data["decision"] == "granted"
+
+
+def test_an_extension_under_staff_review_is_decided_through_the_terms_form(flows_database, waits_deployed):
+    """Issue 11: with extension_staff_review the request waits for staff; the term's run offers
+    the decision form, and the decision given there is the letter the person gets."""
+    today = today_in_amsterdam()
+    start = today - dt.timedelta(days=975)  # a Wi2021 term (from the PIP) that has run 2.5 years
+    term = _staff_review(flows_database, "extension_staff_review", "term", [
+        (start, {"type": "residence_permit_granted", "obligation_start": start.isoformat()}),
+        (start, {"type": "bsn_registered"}), (start, {"type": "municipality_registered", "municipality": "Enschede"}),
+        (start, {"type": "pip_established", "route": "b1"}),
+        (today, {"type": "extension_requested", "ground": "birth",
+                 "evidence_date": (today - dt.timedelta(days=30)).isoformat()})])
+    assert term.status == "extension_under_review"
+    form = _form(term.wait_run_id)
+    assert form["title"] == "ExtensionDecisionInput" and set(form["properties"]["decision"]["enum"]) == {
+        "granted", "refused"}
+    run = answer("term", term.id, term.wait_run_id, {"decision": "granted", "date": today.isoformat(),
+                                                     "reason": "birth certificate checked"})
+    assert run.state.is_completed()
+    with flows_database.transaction() as session:
+        decision = session.scalars(select(JournalEntry).where(JournalEntry.type == "extension_decision")).one()
+        term = session.get(Case, term.id)
+    assert decision.data["decision"] == "granted" and decision.on_date == today
+    assert term.status != "extension_under_review"
 
 
 def test_staff_open_a_case_that_is_not_late_and_it_gets_its_form(flows_database, waits_deployed):

@@ -140,3 +140,14 @@ def test_a_run_that_goes_silent_is_marked_crashed_and_a_suspended_one_is_not(pre
             assert client.read_flow_run(waiting.id).state.name == "Suspended"
     finally:
         set_up(pool="setup-test")  # the shipped automation again, for the rest of the session
+
+
+def test_prefect_setup_refuses_a_webhook_that_is_not_http_before_touching_the_server(monkeypatch):
+    from typer.testing import CliRunner
+
+    from inburgering.cli import app
+
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")  # nothing listens: it must not be asked
+    result = CliRunner().invoke(app, ["prefect-setup", "--notify-url", "ftp://chat.internal/hook"])
+    assert result.exit_code == 2
+    assert "--notify-url: 'ftp://chat.internal/hook' is not an http(s) URL" in result.output
