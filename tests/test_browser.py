@@ -18,6 +18,7 @@ import re
 from pathlib import Path
 
 import pytest
+from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL, temporary_settings
 from sqlalchemy import select
 
 from inburgering.domain.calendar import today_in_amsterdam
@@ -60,7 +61,9 @@ def stack(tmp_path, monkeypatch):
             running.start_server()
             running.serve()
             running.case_file, running.late_case, running.today = case_file, late, today
-            yield running
+            # Prefect read its settings when it was imported: the test's own client is pointed here
+            with temporary_settings(updates={PREFECT_API_URL: running.api, PREFECT_UI_URL: running.ui}):
+                yield running
         except BaseException:
             print(running.log("serve"), running.log("prefect-server"))
             raise
@@ -73,14 +76,20 @@ def run_and_wait(name: str, parameters: dict | None = None) -> object:
     """Run a served deployment (as its Run button does) and wait for the run to finish."""
     from prefect.client.orchestration import get_client
 
+    last_error: list[str] = []
+
     def deployed():  # noqa: ANN202
         try:
             with get_client(sync_client=True) as client:
                 return client.read_deployment_by_name(name)
-        except Exception:  # not served yet
+        except Exception as exc:  # not served yet  # noqa: BLE001
+            last_error[:] = [f"{type(exc).__name__}: {exc}"]
             return None
 
-    deployment = wait_until(deployed, f"the deployment {name} is served", seconds=300)
+    try:
+        deployment = wait_until(deployed, f"the deployment {name} is served", seconds=300)
+    except TimeoutError as exc:
+        raise TimeoutError(f"{exc}; last answer: {last_error}") from None
     with get_client(sync_client=True) as client:  # (the sync client: Playwright's loop runs in this thread)
         run = client.create_flow_run_from_deployment(deployment.id, parameters=parameters or {})
 
