@@ -13,7 +13,7 @@ import json
 
 import pytest
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import ArtifactFilter, FlowRunFilter, TaskRunFilter
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, FlowRunFilter, TaskRunFilter
 from prefect.client.schemas.sorting import ArtifactSort, FlowRunSort
 from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 from sqlalchemy import func, select
@@ -63,13 +63,16 @@ def _prefect_contents() -> str:
     return asyncio.run(read())
 
 
-def artifacts() -> dict:
-    """The newest version of each artifact, by key."""
+def artifacts(flow_run_id=None) -> dict:  # noqa: ANN001 - a UUID
+    """The newest version of each artifact, by key (of one flow run, when given: other tests' runs
+    write the same keys on the shared server)."""
+    of_run = ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id])) if flow_run_id else \
+        ArtifactFilter()
 
     async def read() -> dict:
         async with get_client() as client:
             found = await client.read_artifacts(limit=50, sort=ArtifactSort.CREATED_DESC,
-                                                artifact_filter=ArtifactFilter(), flow_run_filter=FlowRunFilter(),
+                                                artifact_filter=of_run, flow_run_filter=FlowRunFilter(),
                                                 task_run_filter=TaskRunFilter())
             return {a.key: a.data for a in reversed(found)}
 
@@ -154,9 +157,10 @@ def test_monitor_publishes_what_it_did_and_what_is_late(flows_database):
                                   "date": day.isoformat()}, source="test", received_on=day)
     late_day = day + dt.timedelta(days=57)
     deadline_monitor(as_of=day, show_waits=False)
-    result = deadline_monitor(as_of=late_day, show_waits=False)
+    state = deadline_monitor(as_of=late_day, show_waits=False, return_state=True)
+    result = state.result()
     assert result["monitor"]["alerts"][0]["type"] == "start_letter_overdue"
-    published = artifacts()
+    published = artifacts(state.state_details.flow_run_id)
     assert "start_letter_overdue" in published["deadline-monitor"]
     assert "Late now: 1 case(s)" in published["deadline-monitor"]
     late = json.loads(published["late-cases"]) if isinstance(published["late-cases"], str) else published["late-cases"]
