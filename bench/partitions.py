@@ -220,6 +220,10 @@ class SqliteCopies:
         with engine.connect() as conn:
             conn.exec_driver_sql(f"VACUUM INTO '{target}'")
         engine.dispose()
+        # The copy is in rollback-journal mode: switch it to WAL here, once. Two workers opening
+        # it at the same moment would both try, and the loser's switch fails at once ("database
+        # is locked": SQLite's busy timeout does not cover the change of journal mode).
+        CaseFile(f"sqlite:///{target}").dispose()
         return f"sqlite:///{target}"
 
     def drop(self, url: str) -> None:
