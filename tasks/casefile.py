@@ -32,16 +32,19 @@ def _counts(counter: Any) -> dict[str, int]:
     return {"/".join(k) if isinstance(k, tuple) else str(k): v for k, v in sorted(counter.items())}
 
 
+def _events(report: service.RunReport) -> dict[str, int]:
+    return {"applied": report.applied, "rejected": report.rejected, "errors": report.errors}
+
+
 def ingest_summary(report: service.IngestReport) -> dict:
     # "fired": the timers of the people brought up to date that came due by the day
-    return {"applied": report.applied, "rejected": report.rejected, "errors": report.errors,
-            "fired": _counts(report.fired), "sent": _counts(report.journal)}
+    return {**_events(report), "fired": _counts(report.fired), "sent": _counts(report.journal)}
 
 
 def monitor_summary(report: service.MonitorReport) -> dict:
     # "events": what was still pending of the people whose timers came due, applied first
     return {"fired": _counts(report.fired), "sent": _counts(report.journal), "alerts": report.alerts,
-            "events": {"applied": report.applied, "rejected": report.rejected, "errors": report.errors}}
+            "events": _events(report)}
 
 
 @task(name="ingest-pending-events", retries=2, retry_delay_seconds=[5, 30])

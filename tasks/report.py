@@ -115,7 +115,7 @@ def publish_monitor_report(as_of: dt.date, ingest: dict, monitor: dict, board: d
     # the monitor applies what was still pending of the people whose timers came due, and the
     # ingest fires the timers of the people it brings up to date: the report adds both
     alerts = monitor["alerts"]
-    events = _added({k: ingest[k] for k in ("applied", "rejected", "errors")}, monitor["events"])
+    events = {kind: ingest[kind] + count for kind, count in monitor["events"].items()}
     markdown = (
         f"# Deadline monitor, {as_of.isoformat()}\n\n"
         f"## Events applied\n\napplied {events['applied']}, rejected {events['rejected']}, "

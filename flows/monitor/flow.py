@@ -5,7 +5,7 @@ import datetime as dt
 from prefect import flow
 
 from inburgering.domain.calendar import today_in_amsterdam
-from inburgering.engine.service import IngestReport, MonitorReport
+from inburgering.engine.service import ALL, IngestReport, MonitorReport, Partition
 from flows.naming import day_run_name, partition_run_name
 from tasks.casefile import fire_due_deadlines, ingest_pending, ingest_summary, monitor_summary, read_board
 from tasks.partitions import partition_count, run_partition, run_partitions
@@ -24,11 +24,11 @@ def deadline_monitor(as_of: dt.date | None = None, publish: bool = True, show_wa
     day = as_of or today_in_amsterdam()
     parts = partition_count(partitions)
     if parts == 1:
-        ingest, fired = ingest_pending(day), fire_due_deadlines(day)
+        done = _bring_up_to_date(day, ALL)
     else:
         empty = {"ingest": ingest_summary(IngestReport()), "monitor": monitor_summary(MonitorReport(day))}
-        summed = run_partitions("monitor-partition/monitor-partition", f"monitor · {day}", day, parts, empty)
-        ingest, fired = summed["ingest"], summed["monitor"]
+        done = run_partitions("monitor-partition/monitor-partition", f"monitor · {day}", day, parts, empty)
+    ingest, fired = done["ingest"], done["monitor"]
     if publish:
         publish_monitor_report(day, ingest, fired, read_board(day))
     if show_waits:
@@ -40,5 +40,9 @@ def deadline_monitor(as_of: dt.date | None = None, publish: bool = True, show_wa
 def monitor_partition(as_of: dt.date, part: int, parts: int) -> dict:
     """The day's events and timers of one share of the people (part 1..parts); `deadline-monitor`
     runs these. Never two runs of the same partition at once."""
-    return run_partition(f"monitor · {as_of}", part, parts, lambda share: {
-        "ingest": ingest_pending(as_of, share), "monitor": fire_due_deadlines(as_of, share)})
+    return run_partition(f"monitor · {as_of}", part, parts, lambda share: _bring_up_to_date(as_of, share))
+
+
+def _bring_up_to_date(as_of: dt.date, share: Partition) -> dict:
+    """A monitor's work on a share of the people (all of them, or one partition's)."""
+    return {"ingest": ingest_pending(as_of, share), "monitor": fire_due_deadlines(as_of, share)}
