@@ -75,7 +75,7 @@ EXPECTED_TASK_RUNS = {
     ("monitor", False): 4, ("monitor", True): 5,
 }
 TASK_RUN_LIMIT = 200  # what we read per flow run; a count reaching it would mean "unbounded"
-CASE_WAITS_PER_SYNC = 200  # tasks.windows.CREATE_LIMIT
+CASE_WAITS_PER_SYNC = 200  # flows.waiting.sync.CREATE_LIMIT
 
 PATHS = ("embedded", "prefect", "prefect_waits")
 STEPS = ("ingest", "monitor", "daily")
@@ -155,7 +155,7 @@ def case_wait_runs(case_file: CaseFile) -> int:
 
 def actionable_cases(case_file: CaseFile) -> int:
     """Cases where someone must act (late, a staff decision): each shows a wait run."""
-    from inburgering.engine.waits import count_actionable
+    from flows.waiting.cases import count_actionable
 
     with case_file.transaction() as session:
         return count_actionable(session)

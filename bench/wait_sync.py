@@ -144,7 +144,7 @@ def measure_server(kind: str, template: Path, directory: Path, *, pg=None) -> di
     os.environ.update(PREFECT_API_URL=api, INBURGERING_DATABASE_URL=url)
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    from tasks import windows
+    from flows.waiting import sync as windows
     from tasks.casefile import _case_files
 
     figures: dict = {"server": kind}

@@ -22,8 +22,8 @@ class DeploymentSpec:
 
 
 def _wait(process: str, function: str, description: str) -> DeploymentSpec:
-    """A process's wait flow (flows/<process>/flow.py), deployed under the name engine/waits.py gives."""
-    from inburgering.engine.waits import DEPLOYMENTS
+    """A process's wait flow (flows/<process>/flow.py), deployed under the name flows/waiting/cases.py gives."""
+    from flows.waiting.cases import DEPLOYMENTS
 
     return DeploymentSpec(DEPLOYMENTS[process], f"flows/{process}/flow.py:{function}", description,
                           tags=("wait", f"process:{process}"))

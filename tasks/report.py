@@ -15,7 +15,8 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.settings import PREFECT_UI_URL
 
 from inburgering.domain.calendar import TIMEZONE as AMSTERDAM_ZONE_NAME
-from inburgering.engine.waits import LATE_TAG, TITLES
+from inburgering.domain.registry import TITLES
+from inburgering.engine.board import LATE_TAG
 from tasks.casefile import board_data
 from tasks.incidents import incidents_artifact
 

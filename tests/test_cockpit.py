@@ -28,7 +28,7 @@ from flows.invoicing.flow import invoice_acceptance
 from flows.term.flow import integration_term
 from inburgering.domain.calendar import today_in_amsterdam
 from inburgering.engine import service
-from inburgering.engine.waits import DEPLOYMENTS, TITLES
+from flows.waiting.cases import DEPLOYMENTS, TITLES
 from inburgering.store.models import Case, JournalEntry, PolicyValue
 from tests.test_prefect_flows import _events, _prefect_contents, _wait_for, artifacts, webhook
 
@@ -59,7 +59,7 @@ def waits_deployed():
 def sync() -> dict:
     from prefect import flow
 
-    from tasks.windows import sync_case_waits
+    from flows.waiting.sync import sync_case_waits
 
     @flow(name="sync-waits-in-a-test")
     def run_sync() -> dict:
@@ -245,7 +245,7 @@ def test_a_wait_run_that_failed_crashed_was_cancelled_deleted_or_nears_its_timeo
         client.set_flow_run_state(runs["p2"], Cancelled(), force=True)
         client.delete_flow_run(runs["p3"])
     # p4: its suspension ends within the renewal margin
-    from tasks import windows
+    from flows.waiting import sync as windows
 
     result = windows.sync(today, now=dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=360))
     assert result["shown"] == 5

@@ -83,7 +83,7 @@ def test_serve_gives_the_deployments_the_same_concurrency_limits():
 
 
 def test_each_process_has_its_wait_flow_named_after_it():
-    from inburgering.engine.waits import DEPLOYMENTS, TITLES, deployment_name
+    from flows.waiting.cases import DEPLOYMENTS, TITLES, deployment_name
 
     for process, title in TITLES.items():
         spec = next(s for s in CATALOGUE if s.name == DEPLOYMENTS[process])

@@ -13,7 +13,7 @@ from prefect.utilities.schema_tools import ValidationError as SchemaError
 from prefect.utilities.schema_tools import validate
 from pydantic import ValidationError
 
-from flows.forms import FORMS, NothingToEnter
+from flows.waiting.forms import FORMS, NothingToEnter
 from flows.exams.forms import ExamsInput
 from flows.exemption.forms import AgiDecisionInput, ExemptionInput
 from flows.intake.forms import IntakeInput, PipInput

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from inburgering.engine import waits
+from flows.waiting import cases as waits
 from inburgering.store.models import ACTIONABLE, WAIT_SHOWN, Case
 
 

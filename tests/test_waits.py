@@ -7,8 +7,8 @@ import datetime as dt
 
 from sqlalchemy import insert
 
-from inburgering.engine import waits
-from inburgering.engine.waits import CaseWait, RunSeen, plan, run_name, run_tags
+from flows.waiting import cases as waits
+from flows.waiting.cases import CaseWait, RunSeen, plan, run_name, run_tags
 from inburgering.store.models import Case, Person
 
 TODAY = dt.date(2026, 11, 23)

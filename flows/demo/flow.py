@@ -8,7 +8,7 @@ from inburgering.demo import demo_client, feed_next, feed_remaining
 from inburgering.domain.calendar import today_in_amsterdam
 from tasks.casefile import case_file, ingest_pending
 from tasks.report import publish_boards
-from tasks.windows import sync_case_waits
+from flows.waiting.sync import sync_case_waits
 
 
 @task(name="deliver-example-events", retries=2, retry_delay_seconds=[5, 30])

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from flows.form_rules import StaffForm, required_when, schema_rules
+from flows.waiting.form_rules import StaffForm, required_when, schema_rules
 from inburgering.domain.events import Day, ExamPart
 
 

@@ -10,7 +10,7 @@ from flows.naming import day_run_name, partition_run_name
 from tasks.casefile import ingest_pending, ingest_summary
 from tasks.partitions import partition_count, run_partition, run_partitions
 from tasks.report import publish_boards
-from tasks.windows import sync_case_waits
+from flows.waiting.sync import sync_case_waits
 
 
 @flow(name="ingest-events", flow_run_name=day_run_name("ingest"))

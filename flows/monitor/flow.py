@@ -10,7 +10,7 @@ from flows.naming import day_run_name, partition_run_name
 from tasks.casefile import fire_due_deadlines, ingest_pending, ingest_summary, monitor_summary, read_board
 from tasks.partitions import partition_count, run_partition, run_partitions
 from tasks.report import publish_monitor_report
-from tasks.windows import sync_case_waits
+from flows.waiting.sync import sync_case_waits
 
 
 @flow(name="deadline-monitor", flow_run_name=day_run_name("monitor"))

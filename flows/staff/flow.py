@@ -152,7 +152,7 @@ def release_letters(letter_type: HeldType = "*") -> dict:  # type: ignore[valid-
 def _ask_for_wait(case_id: int) -> None:
     from sqlalchemy import update
 
-    from inburgering.engine.waits import TITLES
+    from flows.waiting.cases import TITLES
     from inburgering.store.models import Case
 
     with case_file().transaction() as session:
@@ -176,7 +176,7 @@ def open_case(case_id: int) -> dict:
     from prefect.settings import PREFECT_UI_URL
 
     from inburgering.store.models import Case
-    from tasks.windows import sync_case_waits
+    from flows.waiting.sync import sync_case_waits
 
     _ask_for_wait(case_id)
     sync_case_waits()

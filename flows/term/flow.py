@@ -1,13 +1,13 @@
 """The term process's wait flow: one suspended run per term case where someone must act (late,
 waiting for a staff decision, or opened by staff), with the form of its wait. The mechanism
-is flows/waiting.py; the runs are made by the sync (tasks/windows.py) and `open-case`."""
+is flows/waiting/answer.py; the runs are made by the sync (flows/waiting/sync.py) and `open-case`."""
 
 from __future__ import annotations
 
 from prefect import flow
 
-from flows.waiting import wait_for_answer
-from inburgering.engine.waits import TITLES
+from flows.waiting.answer import wait_for_answer
+from inburgering.domain.registry import TITLES
 
 
 @flow(name=TITLES["term"])

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from flows.form_rules import StaffForm
+from flows.waiting.form_rules import StaffForm
 from inburgering.domain.events import Day, Text
 
 

@@ -15,6 +15,11 @@ PROCESSES: tuple[Process, ...] = (IntakeProcess(), InvoicingProcess(), Exemption
                                   JourneyProcess(), TermProcess())
 _BY_NAME = {p.name: p for p in PROCESSES}
 
+# The business processes in the words a process owner uses: the name of each one's wait flow in
+# Prefect, and how the boards name it.
+TITLES = {"intake": "intake and start letter", "invoicing": "invoice acceptance", "exemption": "AGI exemption",
+          "exams": "exams", "term": "integration term"}
+
 
 def process_for(event: Event) -> Process | None:
     for process in PROCESSES:

@@ -14,6 +14,9 @@ from sqlalchemy.orm import Session
 from inburgering.engine import incidents
 from inburgering.store.models import INCIDENT_ACTIVE, Case, Incident
 
+# The tag a late case's wait run carries, and the board's link to the late runs filters on.
+LATE_TAG = "late"
+
 
 def waiting_board(session: Session) -> list[dict]:
     """Per process and status: how many cases wait, for what, and since when (oldest)."""

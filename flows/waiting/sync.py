@@ -1,5 +1,5 @@
-"""Keep exactly one live wait run per case where someone must act (engine/waits.py says which
-and what the sync does; flows/waiting.py is the flow that takes the answer).
+"""Keep exactly one live wait run per case where someone must act (cases.py says which and what
+the sync does; answer.py is the flow body that takes the answer).
 
 A wait run is made **already suspended, with its form** (the run input schema and the
 description Prefect's Resume dialog shows), on the deployment of the case's process: nothing
@@ -15,7 +15,7 @@ One call:
    `create_limit` a call, in one request per 100 on the server's bulk endpoint, then their
    forms), renames runs whose name changed (the days late), and records what it showed.
 A run that Failed, Crashed, was cancelled or deleted, or whose suspension ends within
-`flows.waiting.RENEW_BEFORE`, is replaced. The case file is not held while Prefect is called:
+`answer.RENEW_BEFORE`, is replaced. The case file is not held while Prefect is called:
 a write that is lost is repaired by the next call, which finds the same runs again by their
 idempotency keys.
 """
@@ -38,10 +38,10 @@ from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 from prefect.states import Cancelled, Suspended, to_state_create
 from sqlalchemy import bindparam, update
 
-from flows.forms import form_for, with_data
-from flows.waiting import RENEW_BEFORE, WAIT_TIMEOUT, answer_key, keyset
+from flows.waiting.forms import form_for, with_data
+from flows.waiting.answer import RENEW_BEFORE, WAIT_TIMEOUT, answer_key, keyset
 from inburgering.domain.calendar import today_in_amsterdam
-from inburgering.engine import waits
+from flows.waiting import cases as waits
 from inburgering.store.db import load_policy
 from inburgering.store.models import Case
 from tasks.casefile import case_file

@@ -16,13 +16,13 @@ import pydantic
 from flows.exams.forms import FORMS as EXAMS
 from flows.exemption.forms import FORMS as EXEMPTION
 from flows.exemption.forms import prefill as exemption_prefill
-from flows.form_rules import StaffForm
+from flows.waiting.form_rules import StaffForm
 from flows.intake.forms import FORMS as INTAKE
 from flows.invoicing.forms import FORMS as INVOICING
 from flows.term.forms import FORMS as TERM
 from inburgering.domain.bsn import redact_bsn
 from inburgering.engine.batch import without_holds
-from inburgering.engine.waits import CaseWait
+from flows.waiting.cases import CaseWait
 
 
 class NothingToEnter(StaffForm):
@@ -62,7 +62,7 @@ def what_to_enter(form: type[StaffForm]) -> str:
 
 def with_data(form: type[StaffForm], case: CaseWait, today: dt.date, refused: str | None = None):  # noqa: ANN201
     """The form as this case's resume form: its description and pre-filled values."""
-    from inburgering.engine.waits import describe
+    from flows.waiting.cases import describe
 
     return prefilled(form, describe(case, today, what_to_enter=what_to_enter(form), refused=refused),
                      **initial_data(form, case, today))

@@ -1,7 +1,7 @@
 """The one mechanism behind the five wait flows (flows/<process>/flow.py): a suspended run
 shows a case where someone must act, with its form; staff answer it; the answer is applied.
 
-The sync (tasks/windows.py) makes these runs already suspended, with their form, so nothing
+The sync (sync.py) makes these runs already suspended, with their form, so nothing
 runs until someone answers. A run executes only after a Resume, from the top (Prefect's
 suspended runs do): it finds the answers it has not handled yet in the run's inputs (keys
 `suspended-answer-<n>-response`; what became of answer n is kept as `outcome-<n>`), applies
@@ -31,10 +31,10 @@ from prefect.input.actions import create_flow_run_input, filter_flow_run_input
 from prefect.states import Completed
 from pydantic import ValidationError
 
-from flows.forms import FORMS, NothingToEnter, form_for, with_data
+from flows.waiting.forms import FORMS, NothingToEnter, form_for, with_data
 from flows.refusals import states_refusals
 from inburgering.domain.calendar import today_in_amsterdam
-from inburgering.engine import waits
+from flows.waiting import cases as waits
 from inburgering.engine.errors import InputError
 from tasks.casefile import apply_staff_event, case_file
 

@@ -1,6 +1,6 @@
 """Which waiting cases are shown as a wait run in Prefect, under which name, and what the sync
 does to keep exactly one live run per such case. Plain functions over case rows; the Prefect
-calls are in tasks/windows.py, the flow that takes the answer in flows/waiting.py.
+calls are in flows/waiting/sync.py, the flow body that takes the answer in flows/waiting/answer.py.
 
 A case gets a wait run when someone must act (`models.ACTIONABLE`): it is late, it waits for
 a staff decision, or staff opened it (`open-case`). At most policy `wait_runs_max` of them
@@ -19,16 +19,15 @@ from sqlalchemy import case as when
 from sqlalchemy.orm import Session
 
 from inburgering.domain.bsn import redact_bsn
+from inburgering.domain.registry import TITLES
+from inburgering.engine.board import LATE_TAG
 from inburgering.store.models import ACTIONABLE, STAFF_DECISION_STATUSES, WAIT_SHOWN, Case
 
-# The process each wait flow shows, in the words a process owner uses: the flow's name, and
-# its deployment's name (flows/<process>/flow.py).
-TITLES = {"intake": "intake and start letter", "invoicing": "invoice acceptance", "exemption": "AGI exemption",
-          "exams": "exams", "term": "integration term"}
+# The process each wait flow shows: its flow's name is the process's title (domain/registry.py),
+# its deployment's name is this (flows/<process>/flow.py).
 DEPLOYMENTS = {"intake": "intake", "invoicing": "invoice-acceptance", "exemption": "agi-exemption",
                "exams": "exams", "term": "integration-term"}
 
-LATE_TAG = "late"
 STAFF_DECISION_TAG = "staff-decision"
 OPENED_TAG = "opened-by-staff"
 WAIT_TAG = "wait"
