@@ -7,6 +7,8 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# The command line is the outermost shell (it starts flows, as deployments/ does): above flows/.
+SHELL = {"inburgering/cli.py"}
 
 
 def _imports(path: Path) -> set[str]:
@@ -23,7 +25,7 @@ def test_nothing_below_flows_imports_flows():
     offenders = {str(path.relative_to(ROOT)): sorted(name for name in _imports(path)
                                                       if name == "flows" or name.startswith("flows."))
                  for folder in ("tasks", "inburgering") for path in (ROOT / folder).rglob("*.py")}
-    assert {path: names for path, names in offenders.items() if names} == {}
+    assert {path: names for path, names in offenders.items() if names and path not in SHELL} == {}
 
 
 def test_the_wait_run_is_one_package():
