@@ -124,9 +124,9 @@ def test_course_route_is_decided_the_day_the_school_declaration_arrives(tmp_path
     assert case.status == "waiting_for_school_declaration"
     assert "Verklaring deelname cursus" in case.waiting_for and case.waiting_since == dt.date(2021, 9, 1)
 
-    result = run(intake() + [application("2021-09-01"), declaration("2021-10-04")], until="2021-10-31")
+    result = run(intake() + [application("2021-09-01"), declaration("2021-09-27")], until="2021-10-31")
     (decision,) = entries(result, "letter", "agi_decision")
-    assert decision["date"] == "2021-10-04"
+    assert decision["date"] == "2021-09-27"
     assert decision["data"]["decision"] == "granted" and decision["data"]["route"] == "course"
     assert entries(result, "letter", "alfa_test_invoice") == []
 
@@ -243,10 +243,11 @@ def staff(on: str, decision: str, reason: str | None = None) -> dict:
     return event(on, "staff_decision", case="agi", decision=decision, **({"reason": reason} if reason else {}))
 
 
-def test_staff_review_term_runs_from_completeness_and_ends_on_a_working_day(tmp_path):
-    # Complete on 2022-03-02; + 8 weeks = King's Day 2022-04-27, so the term ends 2022-04-28.
+def test_staff_review_term_runs_from_receipt_suspended_while_completing_and_ends_on_a_working_day(tmp_path):
+    # Received 2022-02-20 (Sunday), completed 2022-03-02: 10 days suspended (Awb 4:15); 2022-04-17 + 10 =
+    # King's Day 2022-04-27, so the term ends 2022-04-28 (Atw).
     url = f"sqlite:///{tmp_path / 'case.db'}"
-    events = intake(on="2022-01-03") + [application("2022-01-10"), declaration("2022-03-02")]
+    events = intake(on="2022-01-03") + [application("2022-02-20"), declaration("2022-03-02")]
     result = run(events, start="2022-01-03", until="2022-05-10", policy=STAFF, url=url)
     assert entries(result, "letter", "agi_decision") == []
     (alert,) = entries(result, "alert", "decision_overdue")

@@ -225,7 +225,7 @@ class AlfaTestTaken(Event):
 
 class StaffDecision(Event):
     type: Literal["staff_decision"]
-    case: Literal["agi", "extension"]
+    case: Literal["agi", "extension", "exemption", "objection"]
     decision: Literal["granted", "refused"]
     reason: Text | None = None
 
@@ -259,6 +259,53 @@ class ParticipationStatementSigned(Event):
     type: Literal["participation_statement_signed"]
 
 
+class ExemptionApplicationReceived(Event):
+    """One of the exemptions of the forms (domain.md §9): medical or psychological reasons,
+    sufficiently integrated, or vrijstelling (a Dutch diploma). `complete: false`: a document is
+    missing (Awb 4:5)."""
+
+    type: Literal["exemption_application_received"]
+    ground: Literal["medical", "integrated", "vrijstelling"]
+    complete: bool = True
+
+
+class ApplicationCompleted(Event):
+    """The missing documents of an application arrived (Awb 4:5)."""
+
+    type: Literal["application_completed"]
+    case: Literal["agi", "exemption"]
+
+
+class MedicalAdviceReceived(Event):
+    """The medical adviser's advice on a medical exemption."""
+
+    type: Literal["medical_advice_received"]
+    exempt: bool
+
+
+class ObjectionReceived(Event):
+    """An objection (bezwaar, Awb 6:4) against a decision: its letter type and the day it was sent."""
+
+    type: Literal["objection_received"]
+    against: Literal["agi_decision", "extension_decision", "exemption_decision", "fine"]
+    decision_date: Day
+    grounds: Text
+
+
+class NoticeOfDefaultReceived(Event):
+    """Awb 4:17: the person declares DUO in default on a decision not taken in time."""
+
+    type: Literal["notice_of_default_received"]
+    case: Literal["agi", "extension", "exemption", "objection"]
+
+
+class FinePaid(Event):
+    """The person paid the fine."""
+
+    type: Literal["fine_paid"]
+    amount: Money
+
+
 class JourneyEnded(Event):
     type: Literal["journey_ended"]
     reason: Literal["emigrated", "died", "naturalised", "permit_withdrawn"]
@@ -271,6 +318,8 @@ AnyEvent = Annotated[
         InvoiceSubmitted, InvoiceAccepted, InvoiceRefused, AgiApplicationReceived,
         SchoolDeclarationReceived, AlfaTestInvoicePaid, AlfaTestTaken, StaffDecision,
         ExtensionRequested, CourseHoursReported, ParticipationStatementSigned, JourneyEnded,
+        ExemptionApplicationReceived, ApplicationCompleted, MedicalAdviceReceived, ObjectionReceived,
+        NoticeOfDefaultReceived, FinePaid,
     ],
     Field(discriminator="type"),
 ]

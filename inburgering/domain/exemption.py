@@ -13,18 +13,26 @@ Scope (checked when the application arrives; refused at once with a reason):
   first day an application can be made.
 
 The file is complete when the school's declaration is in and, on the alfa route, the
-test has been taken. On the alfa route the rules that need no test (hours, school
+test has been taken. The decision has the Awb's life (domain/decision.py): its term of
+`agi_decision_weeks` (8) counts from receipt and never restarts. An application received
+without the school's declaration gets a `completion_request` at once (Awb 4:5: what is
+missing, respond_by = receipt + `completion_days` ⚠ 28); the term is suspended until the
+declaration (or `application_completed`, case agi) arrives, and an application not
+completed by respond_by is not considered (decision `not_considered`, the day after). The
+unpaid alfa-test invoice is the applicant's own delay (Awb 4:15): the term is suspended
+from the invoice until it is paid. Waiting for DUO's own test slot suspends nothing: when
+the test is still to be taken `decision_postponement_notice_days` (⚠ 7) before the term
+ends, DUO postpones once (Awb 4:14, `decision_postponed`, `decision_postponement_weeks` ⚠ 8).
+A notice of default (case agi) after the term starts the Awb 4:17 penalty. On the alfa route the rules that need no test (hours, school
 listed) are checked first: when one fails, the refusal comes at once and no test is
 invoiced; otherwise DUO invoices the test (`alfa_test_fee`), reminds once after
 `alfa_test_invoice_reminder_after_days` if unpaid, and invites only after payment. On
 the course route the attempts are demanded only for the parts not passed, as the exams
-case knows them when the file is complete. While the file is incomplete the case waits for the applicant and the
-decision term is suspended (Awb 4:15): the `agi_decision_weeks` term runs from
-completeness and ends on a working day (Atw).
+case knows them when the file is complete.
 
 Decision: with `agi_staff_review` off it is taken by the rules (`agi_rules`) the day the
 file is complete; with it on, the case waits for a `staff_decision` event (case: agi)
-and raises `decision_overdue` the day after the term ends. Letters on hold wait with the
+and raises `decision_overdue` the day after the term (suspensions and postponement counted) ends. Letters on hold wait with the
 case (the engine's); `decision_overdue` also fires when a held decision letter makes the
 decision late. A granted exemption meets the obligation (`ExemptionGranted` to the journey). A refusal with enough hours in all is a hardship case: the letter
 tells the person they can write to the Minister of SZW and the case closes as
@@ -40,13 +48,16 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from inburgering.domain import agi_rules, calendar
+from inburgering.domain import agi_rules, calendar, decision
 from inburgering.domain.agi_rules import AgiFile, Requirements
+from inburgering.domain.decision import DecisionLife
 from inburgering.domain.events import (
     AgiApplicationReceived,
     AlfaTestInvoicePaid,
     AlfaTestTaken,
+    ApplicationCompleted,
     Event,
+    NoticeOfDefaultReceived,
     SchoolDeclarationReceived,
     StaffDecision,
 )
@@ -69,7 +80,10 @@ STAFF_ASSESSMENT = "staff_assessment"  # the reason name when staff refuse altho
 
 # Deadlines this process opens.
 REMINDER = "alfa_test_invoice_reminder"
-OVERDUE = "decision_overdue"
+OVERDUE = decision.OVERDUE
+COMPLETION_DUE = "completion_due"  # the day after respond_by of the completion request
+NOT_CONSIDERED = "incomplete"  # the reason of a decision not to consider an incomplete application
+DECLARATION = "the school's declaration of course participation (Verklaring deelname cursus)"
 LEGACY_RETRY = "send_held_letters"  # stored cases from before holds were the engine's
 
 
@@ -89,9 +103,11 @@ class ExemptionProcessState(State):
     test_taken_on: dt.date | None = None
 
     complete_on: dt.date | None = None
-    decision_due: dt.date | None = None
+    decision_due: dt.date | None = None  # the term as it stood when last settled (the life has it)
+    respond_by: dt.date | None = None  # of the completion request (Awb 4:5)
+    life: DecisionLife | None = None
     rules_failed: list[str] = []  # what the rules say, also while staff decide
-    decision: Literal["granted", "refused"] | None = None
+    decision: Literal["granted", "refused", "not_considered"] | None = None
     reasons: list[str] = []
     decided_on: dt.date | None = None
     decided_by: Literal["rules", "staff"] | None = None
@@ -125,12 +141,12 @@ class ExemptionProcess(Process):
     name = "exemption"
     state_model = ExemptionProcessState
     event_types = ("agi_application_received", "school_declaration_received", "alfa_test_invoice_paid",
-                   "alfa_test_taken", "staff_decision")
+                   "alfa_test_taken", "staff_decision", "application_completed", "notice_of_default_received")
 
     # ---- routing ----------------------------------------------------------------------------
 
     def handles(self, event: Event) -> bool:
-        if isinstance(event, StaffDecision):
+        if isinstance(event, (StaffDecision, ApplicationCompleted, NoticeOfDefaultReceived)):
             return event.case == "agi"
         return super().handles(event)
 
@@ -161,20 +177,27 @@ class ExemptionProcess(Process):
 
     def on_event(self, state: ExemptionProcessState, event: Event, ctx: Context) -> Transition:
         state = state.copy_to_change()
+        actions: list = []
         if isinstance(event, AgiApplicationReceived):
             self._apply(state, event, ctx)
-        elif isinstance(event, SchoolDeclarationReceived):
+        elif isinstance(event, (SchoolDeclarationReceived, ApplicationCompleted)):
             if state.declaration_on is not None:
                 raise EventRejected("the school's declaration was already received on "
                                     f"{state.declaration_on.isoformat()}")
-            state.declaration_on = event.date
+            if state.respond_by is not None and event.date > state.respond_by:
+                self._not_completed(state, ctx)  # the day's events come before its timers
+            else:
+                state.declaration_on = event.date
+                _life(state).resume(decision.COMPLETION_REQUEST, event.date)
+        elif isinstance(event, NoticeOfDefaultReceived):
+            _life(state).notice_of_default(event.date, ctx.policy)
         elif isinstance(event, AlfaTestInvoicePaid):
             self._test_paid(state, event)
         elif isinstance(event, AlfaTestTaken):
             self._test_taken(state, event)
         elif isinstance(event, StaffDecision):
             self._staff_decision(state, event, ctx)
-        return self._settle(state, ctx, [])
+        return self._settle(state, ctx, actions)
 
     def _apply(self, state: ExemptionProcessState, event: AgiApplicationReceived, ctx: Context) -> None:
         if state.applied_on is not None:
@@ -186,6 +209,8 @@ class ExemptionProcess(Process):
                              attempts=dict(event.attempts))
         if not state.advice:
             state.term_start = self._check_scope(event, ctx)
+        state.life = decision.open_life("agi", "agi_advice" if state.advice else "agi_decision", event.date,
+                                        _policy(state, ctx, "agi_decision_weeks"))
 
     def _check_scope(self, event: AgiApplicationReceived, ctx: Context) -> dt.date:
         """The start of the term, if an exemption may be asked; otherwise the reason why not."""
@@ -227,6 +252,7 @@ class ExemptionProcess(Process):
             raise EventRejected("no alfa test invoice has been sent yet (letters are on hold); the payment cannot be "
                                 "matched to an invoice")
         state.test_paid_on = event.date
+        _life(state).resume(decision.APPLICANT_DELAY, event.date)
 
     def _test_taken(self, state: ExemptionProcessState, event: AlfaTestTaken) -> None:
         if not state.alfa:
@@ -264,18 +290,22 @@ class ExemptionProcess(Process):
     def on_timer(self, state: ExemptionProcessState, timer: Timer, ctx: Context) -> Transition:
         state = state.copy_to_change()
         actions: list = []
-        if timer.kind == REMINDER and state.test_paid_on is None and state.closed_on is None:
+        life = _life(state)
+        if state.closed_on is not None:
+            pass
+        elif timer.kind == REMINDER and state.test_paid_on is None:
             state.test_reminder_due_on = ctx.today
-        elif timer.kind == OVERDUE and state.outcome_letter_on is None and state.closed_on is None:
-            assert state.decision_due is not None
-            state.overdue_alerted_on = ctx.today
-            actions.append(Alert(OVERDUE, {
-                "variant": state.variant,
-                "complete_on": state.complete_on,
-                "decision_due": state.decision_due,
-                "days_late": (ctx.today - state.decision_due).days,
-                "waiting_for": "staff decision",
-            }))
+        elif timer.kind == COMPLETION_DUE and state.declaration_on is None and state.decision is None:
+            self._not_completed(state, ctx)
+        elif timer.kind == decision.POSTPONE and life.postponement is None and state.decision is None:
+            if state.alfa and state.test_invitation_on is not None and state.test_taken_on is None:
+                actions.append(life.postpone(ctx.today, "alfa_test", ctx.policy))
+        elif timer.kind in (OVERDUE, decision.PENALTY_FULL):
+            waiting = "; ".join(what for what, _status, _since in self._missing(state)) or "staff decision"
+            if timer.kind == OVERDUE and state.outcome_letter_on is None:
+                state.overdue_alerted_on = ctx.today
+            actions += life.on_timer(timer.kind, ctx.today, ctx.policy, {
+                "variant": state.variant, "complete_on": state.complete_on, "waiting_for": waiting})
         # LEGACY_RETRY needs nothing but _settle.
         return self._settle(state, ctx, actions)
 
@@ -287,8 +317,7 @@ class ExemptionProcess(Process):
         assert state.applied_on is not None
         missing = []
         if state.declaration_on is None:
-            missing.append(("the school's declaration of course participation (Verklaring deelname cursus)",
-                            "waiting_for_school_declaration", state.applied_on))
+            missing.append((DECLARATION, "waiting_for_school_declaration", state.applied_on))
         if state.alfa and state.test_paid_on is None:
             missing.append(("payment of the alfa test invoice", "waiting_for_alfa_test_payment",
                             state.test_invoice_on or state.applied_on))
@@ -304,6 +333,10 @@ class ExemptionProcess(Process):
             failed = agi_rules.failed_rules_without_test(state.file, _requirements(state, ctx))
             if failed:
                 self._decide(state, "refused", failed, "rules", ctx)
+        if state.decision is None and state.declaration_on is None and state.respond_by is None:
+            # Awb 4:5: received without the school's declaration — asked for at once, the term suspended.
+            state.respond_by, letter = decision.completion_request(_life(state), ctx.today, DECLARATION, ctx.policy)
+            actions += [letter, OpenDeadline(COMPLETION_DUE, calendar.add_days(state.respond_by, 1))]
         if state.closed_on is None and state.alfa and state.decision is None:
             self._alfa_test_letters(state, ctx, actions)
 
@@ -316,8 +349,10 @@ class ExemptionProcess(Process):
         if state.decision is not None and state.outcome_letter_on is None:
             self._send_outcome(state, ctx, actions)
 
-        if just_complete and state.outcome_letter_on is None:
-            actions.append(OpenDeadline(OVERDUE, calendar.add_days(state.decision_due, 1)))
+        life = _life(state)
+        if state.closed_on is None:
+            actions += life.timer_actions(ctx.today, ctx.policy)
+            state.decision_due = life.due(ctx.today)
         return self._transition(state, ctx, actions, missing)
 
     def _alfa_test_letters(self, state: ExemptionProcessState, ctx: Context, actions: list) -> None:
@@ -325,6 +360,8 @@ class ExemptionProcess(Process):
         if state.test_invoice_on is None:
             actions.append(Communicate("alfa_test_invoice", {"amount": fee}))
             state.test_invoice_on = ctx.today
+            # The applicant's own delay (Awb 4:15): the term waits from the invoice until it is paid.
+            _life(state).suspend(decision.APPLICANT_DELAY, ctx.today, "payment of the alfa test invoice")
             days = _policy(state, ctx, "alfa_test_invoice_reminder_after_days")
             actions.append(OpenDeadline(REMINDER, calendar.add_days(ctx.today, days)))
         if state.test_paid_on is not None:
@@ -341,24 +378,29 @@ class ExemptionProcess(Process):
     def _complete(self, state: ExemptionProcessState, ctx: Context) -> None:
         assert state.file is not None
         state.complete_on = ctx.today
-        state.decision_due = agi_rules.decision_term_end(ctx.today, _policy(state, ctx, "agi_decision_weeks"))
         exams = ctx.case("exams")
         state.file = state.file.model_copy(update={"passed_parts": tuple(sorted(exams.passed)) if exams else ()})
         state.rules_failed = agi_rules.failed_rules(state.file, _requirements(state, ctx))
         if not _policy(state, ctx, "agi_staff_review"):
-            decision = "refused" if state.rules_failed else "granted"
-            self._decide(state, decision, list(state.rules_failed), "rules", ctx)
+            outcome = "refused" if state.rules_failed else "granted"
+            self._decide(state, outcome, list(state.rules_failed), "rules", ctx)
+
+    def _not_completed(self, state: ExemptionProcessState, ctx: Context) -> None:
+        """Awb 4:5: not completed by respond_by — not considered; the suspension ended that day."""
+        assert state.respond_by is not None
+        _life(state).resume(decision.COMPLETION_REQUEST, state.respond_by)
+        self._decide(state, "not_considered", [NOT_CONSIDERED], "rules", ctx)
 
     @staticmethod
-    def _decide(state: ExemptionProcessState, decision: str, reasons: list[str], by: str, ctx: Context,
+    def _decide(state: ExemptionProcessState, outcome: str, reasons: list[str], by: str, ctx: Context,
                 staff_reason: str | None = None) -> None:
         assert state.file is not None
-        state.decision = decision  # type: ignore[assignment]
+        state.decision = outcome  # type: ignore[assignment]
         state.reasons = reasons
         state.decided_on = ctx.today
         state.decided_by = by  # type: ignore[assignment]
         state.staff_reason = staff_reason
-        state.hardship = (decision == "refused" and not state.advice
+        state.hardship = (outcome == "refused" and not state.advice
                           and agi_rules.is_hardship(state.file, _requirements(state, ctx)))
         if state.hardship:
             state.referral = "minister_szw"
@@ -380,14 +422,20 @@ class ExemptionProcess(Process):
             data["decision"] = state.decision
             data["hardship"] = state.hardship
         # Held by a process owner past the decision term: the engine raises decision_overdue.
+        life = _life(state)
+        due = life.due(ctx.today)
         overdue = None
-        if state.decision_due is not None and ctx.today <= state.decision_due:
-            overdue = Overdue(state.decision_due, OVERDUE, {"variant": state.variant, "complete_on": state.complete_on,
-                                                           "decision_due": state.decision_due})
+        if ctx.today <= due:
+            overdue = Overdue(due, OVERDUE, {"variant": state.variant, "complete_on": state.complete_on,
+                                             "decision_due": due})
+        if not state.advice:
+            data["objection_until"] = decision.objection_window_end(ctx.today, ctx.policy)
         actions.append(Communicate(letter, data, overdue=overdue))
+        actions += life.decide(state.decision, state.reasons, ctx.today, ctx.policy)
+        actions += life.timer_actions(ctx.today, ctx.policy)
         state.outcome_letter_on = ctx.today
         state.closed_on = ctx.today
-        actions += [CancelDeadline(OVERDUE), CancelDeadline(REMINDER)]
+        actions += [CancelDeadline(REMINDER), CancelDeadline(COMPLETION_DUE)]
         if state.decision == "granted" and not state.advice:
             actions.append(ExemptionGranted(ctx.today))
 
@@ -395,9 +443,7 @@ class ExemptionProcess(Process):
                     missing: list[tuple[str, str, dt.date]]) -> Transition:
         if state.closed_on is not None:
             return Transition(state, _closed_status(state), None, None, actions, closed=True)
-        late_since = None
-        if state.decision_due is not None and ctx.today > state.decision_due:
-            late_since = calendar.add_days(state.decision_due, 1)
+        late_since = _life(state).late_since(ctx.today)
         if missing:
             waiting_for = "; ".join(what for what, _status, _since in missing)
             since = min(since for _what, _status, since in missing)
@@ -419,3 +465,11 @@ def _closed_status(state: ExemptionProcessState) -> str:
 def _sequence(key: str) -> int:
     tail = key.rsplit("-", 1)[-1]
     return int(tail) if tail.isdigit() else 0
+
+
+def _life(state: ExemptionProcessState) -> DecisionLife:
+    """The decision's Awb life; a case stored before it had one counts its term from receipt."""
+    if state.life is None:
+        received = state.applied_on or state.opened_on
+        state.life = decision.open_life("agi", "agi_advice" if state.advice else "agi_decision", received, 8)
+    return state.life

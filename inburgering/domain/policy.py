@@ -80,6 +80,16 @@ _PARSERS: dict[str, Any] = {
     "extension_alfa_years": lambda v: _years(v),
     "extension_illness_months": lambda v: _whole(v, 1, 120, "month"),
     "extension_illness_min_months": lambda v: _whole(v, 0, 120, "month"),
+    # Decisions under the Awb (domain.md §8; domain/decision.py).
+    "completion_days": lambda v: _whole(v, 1, 365, "day"),
+    "decision_postponement_weeks": lambda v: _whole(v, 1, 52, "week"),
+    "decision_postponement_notice_days": lambda v: _whole(v, 0, 365, "day"),
+    "exemption_decision_weeks": lambda v: _whole(v, 1, 520, "week"),
+    "objection_weeks": lambda v: _whole(v, 1, 52, "week"),
+    "objection_postponement_weeks": lambda v: _whole(v, 1, 52, "week"),
+    "penalty_after_days": lambda v: _whole(v, 0, 365, "day"),
+    "penalty_band_days": lambda v: _whole(v, 1, 365, "day"),
+    "penalty_day_amounts": lambda v: _amount_list(v),
 }
 
 
@@ -146,6 +156,15 @@ def _fine_table(value: Any) -> str:
         raise ValueError("must be three rows (hours < 150, 150-299, >= 300) of three amounts each")
     cells = [[_amount(c.strip() if isinstance(c, str) else c) for c in row] for row in rows]
     return ";".join(",".join(f"{c:.2f}" for c in row) for row in cells)
+
+
+def _amount_list(value: Any) -> str:
+    """Amounts in order (e.g. ["23.00", "35.00", "45.00"]), kept as "23.00,35.00,45.00" text."""
+    items = value if isinstance(value, (list, tuple)) else str(value).split(",")
+    amounts = [_amount(a.strip() if isinstance(a, str) else a) for a in items if str(a).strip()]
+    if not amounts:
+        raise ValueError('must list amounts, e.g. ["23.00", "35.00", "45.00"]')
+    return ",".join(f"{a:.2f}" for a in amounts)
 
 
 def _choice(value: Any, options: tuple[str, ...]) -> str:

@@ -1,0 +1,181 @@
+"""Every decision a beschikking (domain.md §8; domain/decision.py): the Awb's dates at their edges.
+
+The AGI decision's term counts from receipt (Awb 4:13) and is suspended only for the law's
+reasons (4:15: the completion request of 4:5, the applicant's own delay), postponed once with a
+letter (4:14), shifted by the Algemene termijnenwet; a notice of default starts the penalty of 4:17.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from inburgering.domain import decision
+from inburgering.domain.policy import load_default_policy
+from tests.scenario_helpers import entries, make_scenario, replay
+from tests.test_exemption import application, declaration, event, intake
+
+STAFF = {"agi_staff_review": True}
+D = dt.date.fromisoformat
+
+
+def run(events, *, start="2021-08-02", until="2021-12-31", policy=None) -> dict:
+    return replay(make_scenario(events, start=start, until=until, policy=policy))
+
+
+def rejected(result: dict) -> dict[int, str]:
+    return {r["event"]: r["reason"] for r in result["rejected"]}
+
+
+# ---- the mechanism's plain rules ------------------------------------------------------------------------
+
+
+POLICY = load_default_policy()
+
+
+@pytest.mark.parametrize("days, amount", [(0, "0.00"), (1, "23.00"), (14, "322.00"), (15, "357.00"),
+                                          (28, "812.00"), (29, "857.00"), (42, "1442.00")])
+def test_penalty_bands_of_23_35_and_45_euro_a_day(days, amount):
+    assert decision.penalty_amount(days, D("2022-01-01"), POLICY) == Decimal(amount)
+
+
+@pytest.mark.parametrize("sent_on, days", [("2022-01-16", 0), ("2022-01-17", 1), ("2022-02-27", 42),
+                                           ("2022-02-28", 42), ("2022-06-01", 42)])
+def test_penalty_runs_from_the_15th_day_after_the_notice_to_the_day_before_the_decision(sent_on, days):
+    # notice 2022-01-01: the first penalty day is 2022-01-16; a decision sent that day owes nothing
+    assert decision.penalty_days(D("2022-01-01"), D(sent_on), POLICY) == days
+    assert decision.penalty_full_on(D("2022-01-01"), POLICY) == D("2022-02-27")
+
+
+def test_suspensions_count_each_day_once_and_the_atw_moves_the_end():
+    life = decision.open_life("agi", "agi_decision", D("2021-09-01"), 8)
+    assert life.due(D("2021-09-01")) == D("2021-10-27")
+    life.suspend(decision.COMPLETION_REQUEST, D("2021-09-01"))
+    life.suspend(decision.APPLICANT_DELAY, D("2021-09-01"))
+    life.resume(decision.COMPLETION_REQUEST, D("2021-09-04"))  # 3 days, inside the invoice's 5
+    life.resume(decision.APPLICANT_DELAY, D("2021-09-06"))
+    assert life.suspended_days(D("2021-10-01")) == 5
+    assert life.due(D("2021-10-01")) == D("2021-11-01")  # 2021-10-27 + 5 = Monday 1 November
+
+
+def test_objection_window_is_six_weeks_from_the_day_after_sending_and_ends_on_a_working_day():
+    assert decision.objection_window_end(D("2021-10-05"), POLICY) == D("2021-11-16")
+    # 2022-03-16 + 6 weeks = King's Day 2022-04-27 (a Wednesday): the window runs to the 28th
+    assert decision.objection_window_end(D("2022-03-16"), POLICY) == D("2022-04-28")
+
+
+# ---- the AGI: term from receipt, suspended for the law's reasons only ----------------------------------------
+
+
+def alfa_application(on: str) -> dict:
+    return application(on, route="alfa")
+
+
+def test_agi_alfa_term_counts_from_receipt_and_a_late_test_slot_means_a_postponement_letter():
+    # File complete and invoice paid on 1 September; DUO's test slot is in January. The term of
+    # 8 weeks from receipt ends 27 October: a week before, DUO postpones by 8 weeks (22 December),
+    # and the day after that the decision is late — not in March.
+    events = intake() + [alfa_application("2021-09-01"), declaration("2021-09-01"),
+                         event("2021-09-01", "alfa_test_invoice_paid"),
+                         event("2022-01-10", "alfa_test_taken", active=True)]
+    result = run(events, until="2022-01-31")
+    assert result["rejected"] == []
+    (postponed,) = entries(result, "letter", "decision_postponed")
+    assert postponed["date"] == "2021-10-20"
+    assert (postponed["data"]["case"], postponed["data"]["decide_by"]) == ("agi", "2021-12-22")
+    (alert,) = entries(result, "alert", "decision_overdue")
+    assert alert["date"] == "2021-12-23" and alert["data"]["decision_due"] == "2021-12-22"
+    (decision_letter,) = entries(result, "letter", "agi_decision")
+    assert decision_letter["date"] == "2022-01-10"
+
+
+def test_an_unpaid_alfa_invoice_suspends_the_term_from_the_invoice_until_paid():
+    # Invoice 1 September, paid 21 September: 20 days suspended, the term ends 16 November
+    # (27 October + 20); the postponement letter comes 7 days before.
+    events = intake() + [alfa_application("2021-09-01"), declaration("2021-09-01"),
+                         event("2021-09-21", "alfa_test_invoice_paid")]
+    result = run(events, until="2021-11-30")
+    (postponed,) = entries(result, "letter", "decision_postponed")
+    assert postponed["date"] == "2021-11-09"
+    assert postponed["data"]["decide_by"] == "2022-01-11"  # 16 Nov + 8 weeks
+
+
+def test_an_agi_without_the_school_declaration_gets_a_completion_request_at_once():
+    events = intake() + [application("2021-09-01"), declaration("2021-09-29")]
+    result = run(events, until="2021-10-31", policy=STAFF)
+    (request,) = entries(result, "letter", "completion_request")
+    assert request["date"] == "2021-09-01"
+    assert request["data"]["case"] == "agi" and "Verklaring deelname cursus" in request["data"]["missing"]
+    assert request["data"]["respond_by"] == "2021-09-29"  # + completion_days (28)
+    assert result["rejected"] == [] and entries(result, "letter", "agi_decision") == []
+
+
+def test_an_agi_not_completed_by_respond_by_is_not_considered():
+    events = intake() + [application("2021-09-01"), declaration("2021-09-30")]
+    result = run(events, until="2021-10-31")
+    (letter,) = entries(result, "letter", "agi_decision")
+    assert letter["date"] == "2021-09-30"
+    assert (letter["data"]["decision"], letter["data"]["reasons"]) == ("not_considered", ["incomplete"])
+    assert result["rejected"] == []  # the late declaration is recorded; the decision stands
+
+
+def test_the_completion_request_suspends_the_staff_decision_term_and_the_atw_moves_its_end():
+    # Received 2021-09-01, completed 2021-09-04: 3 days suspended; 27 Oct + 3 = Saturday 30 Oct -> Monday 1 Nov.
+    events = intake() + [application("2021-09-01"), declaration("2021-09-04")]
+    result = run(events, until="2021-11-30", policy=STAFF)
+    (alert,) = entries(result, "alert", "decision_overdue")
+    assert alert["date"] == "2021-11-02" and alert["data"]["decision_due"] == "2021-11-01"
+
+
+def test_a_term_ending_on_kings_day_runs_to_the_next_working_day():
+    # Received complete 2022-03-02: + 8 weeks = Wednesday 27 April 2022 (King's Day) -> 28 April.
+    events = intake(on="2022-01-03") + [application("2022-03-02"), declaration("2022-03-02")]
+    result = run(events, start="2022-01-03", until="2022-05-10", policy=STAFF)
+    (alert,) = entries(result, "alert", "decision_overdue")
+    assert alert["date"] == "2022-04-29" and alert["data"]["decision_due"] == "2022-04-28"
+
+
+# ---- the penalty (Awb 4:17) -----------------------------------------------------------------------------
+
+
+def notice(on: str, case: str = "agi") -> dict:
+    return event(on, "notice_of_default_received", case=case)
+
+
+def staff(on: str, decision_: str = "granted") -> dict:
+    return event(on, "staff_decision", case="agi", decision=decision_)
+
+
+def test_a_notice_of_default_before_the_term_ran_out_is_rejected():
+    events = intake() + [application("2021-09-01"), declaration("2021-09-01"), notice("2021-10-27")]
+    result = run(events, until="2021-10-31", policy=STAFF)
+    reason = rejected(result)[5]
+    assert "runs until 2021-10-27" in reason and "from 2021-10-28" in reason
+
+
+@pytest.mark.parametrize("decided_on, days, amount", [("2021-11-12", None, None), ("2021-11-13", 1, "23.00"),
+                                                      ("2021-11-27", 15, "357.00")])
+def test_the_penalty_is_paid_with_the_decision(decided_on, days, amount):
+    # Term ends 27 October; notice 28 October: the penalty runs from 12 November.
+    events = intake() + [application("2021-09-01"), declaration("2021-09-01"), notice("2021-10-28"),
+                         staff(decided_on)]
+    result = run(events, until="2021-12-31", policy=STAFF)
+    assert result["rejected"] == []
+    paid = entries(result, "payment", "penalty_paid")
+    if days is None:
+        assert paid == []
+    else:
+        (payment,) = paid
+        assert payment["date"] == decided_on
+        assert payment["data"] == payment["data"] | {"case": "agi", "amount": amount, "days": days}
+
+
+def test_the_penalty_is_paid_in_full_when_the_42_days_are_reached():
+    events = intake() + [application("2021-09-01"), declaration("2021-09-01"), notice("2021-10-28"),
+                         staff("2022-01-10")]
+    result = run(events, until="2022-01-31", policy=STAFF)
+    (payment,) = entries(result, "payment", "penalty_paid")
+    assert (payment["date"], payment["data"]["amount"], payment["data"]["days"]) == ("2021-12-24", "1442.00", 42)
+    assert entries(result, "letter", "agi_decision")[0]["date"] == "2022-01-10"
