@@ -356,7 +356,7 @@ app.add_typer(sources_app, name="sources")
 @sources_app.command("add")
 def sources_add(
     name: str = typer.Argument(..., help="A name for the sending system, e.g. ind-production."),
-    kind: str = typer.Option(..., "--kind", help="ind, brp, municipality, school, portal, exams or payments."),
+    kind: str = typer.Option(..., "--kind", help="ind, brp, municipality, school, portal, exams, payments or medical."),
     school: Optional[str] = typer.Option(None, "--school", help="For a school: the school name it sends for."),
 ) -> None:
     """Register a sending system and print its token (once: only a hash is kept)."""

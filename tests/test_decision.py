@@ -179,3 +179,83 @@ def test_the_penalty_is_paid_in_full_when_the_42_days_are_reached():
     (payment,) = entries(result, "payment", "penalty_paid")
     assert (payment["date"], payment["data"]["amount"], payment["data"]["days"]) == ("2021-12-24", "1442.00", 42)
     assert entries(result, "letter", "agi_decision")[0]["date"] == "2022-01-10"
+
+
+# ---- the exemptions of the forms: medical, integrated, vrijstelling -----------------------------------------
+
+
+def wi2021_intake(on: str = "2023-01-02") -> list[dict]:
+    return [{"date": on, "type": "residence_permit_granted", "person": "p1"},
+            {"date": on, "type": "bsn_registered", "person": "p1"},
+            {"date": on, "type": "municipality_registered", "person": "p1", "municipality": "Utrecht"}]
+
+
+def exemption(on: str, ground: str, **extra) -> dict:
+    return event(on, "exemption_application_received", ground=ground, **extra)
+
+
+def test_a_medical_exemption_granted_on_the_advice_meets_the_obligation_for_a_wi2021_person(tmp_path):
+    events = wi2021_intake() + [exemption("2023-02-01", "medical"),
+                                event("2023-03-01", "medical_advice_received", exempt=True),
+                                exemption("2023-03-02", "integrated")]
+    result = run(events, start="2023-01-02", until="2023-04-30")
+    (letter,) = entries(result, "letter", "exemption_decision")
+    assert letter["date"] == "2023-03-01"
+    assert (letter["data"]["decision"], letter["data"]["reasons"], letter["data"]["ground"]) == \
+        ("granted", [], "medical")
+    assert letter["data"]["objection_until"] == "2023-04-12"
+    reason = rejected(result)[5]
+    assert "met on 2023-03-01" in reason and "medical grounds" in reason
+
+
+def test_a_medical_advice_not_exempt_refuses_and_the_advice_late_means_a_postponement():
+    events = intake() + [exemption("2021-09-01", "medical"),
+                         event("2021-11-30", "medical_advice_received", exempt=False)]
+    result = run(events, until="2021-12-31")
+    (postponed,) = entries(result, "letter", "decision_postponed")
+    assert postponed["date"] == "2021-10-20"
+    assert (postponed["data"]["case"], postponed["data"]["decide_by"]) == ("exemption", "2021-12-22")
+    (letter,) = entries(result, "letter", "exemption_decision")
+    assert (letter["date"], letter["data"]["decision"], letter["data"]["reasons"]) == \
+        ("2021-11-30", "refused", ["not_exempt_medical"])
+    assert entries(result, "alert", "decision_overdue") == []
+
+
+@pytest.mark.parametrize("ground", ["integrated", "vrijstelling"])
+def test_integrated_and_vrijstelling_wait_for_staff_and_are_overdue_after_eight_weeks(tmp_path, ground):
+    url = f"sqlite:///{tmp_path / 'case.db'}"
+    events = intake() + [exemption("2021-09-01", ground),
+                         event("2021-09-05", "medical_advice_received", exempt=True),
+                         event("2021-11-10", "staff_decision", case="exemption", decision="granted")]
+    result = replay(make_scenario(events, start="2021-08-02", until="2021-11-30"), database_url=url)
+    assert "staff decide it" in rejected(result)[4]
+    (alert,) = entries(result, "alert", "decision_overdue")
+    assert alert["date"] == "2021-10-28" and alert["data"]["case"] == "exemption"
+    (letter,) = entries(result, "letter", "exemption_decision")
+    assert (letter["date"], letter["data"]["decision"], letter["data"]["ground"]) == ("2021-11-10", "granted", ground)
+    # the obligation is met: the integration term closes, no reminder or fine follows
+    from sqlalchemy import select
+    from inburgering.store.db import CaseFile
+    from inburgering.store.models import Case
+    case_file = CaseFile(url, create=False)
+    with case_file.transaction() as session:
+        journey = session.scalar(select(Case).where(Case.process == "journey"))
+        assert journey.state["met_by"] == ground and journey.state["met_on"] == "2021-11-10"
+    case_file.dispose()
+
+
+def test_an_incomplete_exemption_application_is_asked_to_be_completed_and_else_not_considered():
+    events = intake() + [exemption("2021-09-01", "vrijstelling", complete=False),
+                         event("2021-09-10", "staff_decision", case="exemption", decision="granted")]
+    result = run(events, until="2021-10-31")
+    (request,) = entries(result, "letter", "completion_request")
+    assert (request["date"], request["data"]["case"], request["data"]["respond_by"]) == \
+        ("2021-09-01", "exemption", "2021-09-29")
+    assert "not complete yet" in rejected(result)[4]
+    (letter,) = entries(result, "letter", "exemption_decision")
+    assert (letter["date"], letter["data"]["decision"]) == ("2021-09-30", "not_considered")
+
+
+def test_an_exemption_needs_an_obligation():
+    result = run([exemption("2021-09-01", "medical")], until="2021-09-02")
+    assert "no civic-integration obligation" in rejected(result)[0]

@@ -29,9 +29,12 @@ KINDS: dict[str, frozenset[str]] = {
     "municipality": frozenset({"pip_established", "participation_statement_signed"}),
     "school": frozenset({"invoice_submitted", "course_hours_reported", "school_declaration_received"}),
     "portal": frozenset({"invoice_accepted", "invoice_refused", "exam_registered", "exam_rescheduled",
-                         "exam_cancelled", "extension_requested", "agi_application_received"}),
+                         "exam_cancelled", "extension_requested", "agi_application_received",
+                         "exemption_application_received", "application_completed", "objection_received",
+                         "notice_of_default_received"}),
     "exams": frozenset({"exam_result", "exam_fee_paid", "alfa_test_taken"}),
-    "payments": frozenset({"alfa_test_invoice_paid", "loan_granted"}),
+    "payments": frozenset({"alfa_test_invoice_paid", "loan_granted", "fine_paid"}),
+    "medical": frozenset({"medical_advice_received"}),
 }
 PEOPLE_KINDS = frozenset({"ind", "brp"})  # may register people (POST /v1/people)
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")

@@ -36,8 +36,6 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Literal
-
 from pydantic import BaseModel
 
 from inburgering.domain import calendar
@@ -59,8 +57,8 @@ POSTPONE = "decision_postpone"  # the day DUO decides whether it needs a postpon
 PENALTY_FULL = "penalty_full"  # the day the penalty's maximum is reached
 
 COMPLETION_REQUEST = "completion_request"  # Awb 4:5
-APPLICANT_DELAY = "applicant_delay"  # Awb 4:15 lid 2 sub b... the applicant's own delay
-APPLICANT_CONSENT = "applicant_consent"
+APPLICANT_DELAY = "applicant_delay"  # Awb 4:15 lid 2 sub b: a delay that is the applicant's own
+APPLICANT_CONSENT = "applicant_consent"  # Awb 4:15 lid 2 sub a: the applicant agreed in writing
 
 # Words for the `case` field of events and letters (scenarios.md): the kind of decision.
 KINDS = ("agi", "extension", "exemption", "objection")
@@ -206,8 +204,14 @@ class DecisionLife(BaseModel):
 
     # ---- the timers ---------------------------------------------------------------------------------
 
-    def on_timer(self, kind: str, today: dt.date, policy: Policy, alert_data: dict) -> list[Action]:
-        """The mechanism's own timers: late, penalty full. (POSTPONE is the process's: see Decides.)"""
+    def on_timer(self, kind: str, today: dt.date, policy: Policy, alert_data: dict,
+                 postpone_reason: str | None = None, weeks_key: str = "decision_postponement_weeks") -> list[Action]:
+        """The mechanism's timers: postpone (when the process gives a reason it cannot decide in
+        time), late, penalty full. Other kinds are the process's own: nothing happens here."""
+        if kind == POSTPONE:
+            if postpone_reason and self.postponement is None and not self.decided:
+                return [self.postpone(today, postpone_reason, policy, weeks_key)]
+            return []
         if kind == OVERDUE and not self.decided and self.late_since(today) is not None:
             self.overdue_alerted_on = today
             due = self.due(today)
@@ -306,7 +310,4 @@ def penalty_amount(days: int, notice_on: dt.date, policy: Policy) -> Decimal:
     return total.quantize(Decimal("0.01"))
 
 
-# ---- what a deciding process shares ---------------------------------------------------------------
-
-
-Outcome = Literal["granted", "refused", "not_considered"]
+TIMERS = (OVERDUE, POSTPONE, PENALTY_FULL)

@@ -297,15 +297,15 @@ class ExemptionProcess(Process):
             state.test_reminder_due_on = ctx.today
         elif timer.kind == COMPLETION_DUE and state.declaration_on is None and state.decision is None:
             self._not_completed(state, ctx)
-        elif timer.kind == decision.POSTPONE and life.postponement is None and state.decision is None:
-            if state.alfa and state.test_invitation_on is not None and state.test_taken_on is None:
-                actions.append(life.postpone(ctx.today, "alfa_test", ctx.policy))
-        elif timer.kind in (OVERDUE, decision.PENALTY_FULL):
+        elif timer.kind in decision.TIMERS:
+            # Waiting for DUO's own test slot: DUO cannot decide in time and postpones (Awb 4:14).
+            test_to_come = state.alfa and state.test_invitation_on is not None and state.test_taken_on is None
             waiting = "; ".join(what for what, _status, _since in self._missing(state)) or "staff decision"
             if timer.kind == OVERDUE and state.outcome_letter_on is None:
                 state.overdue_alerted_on = ctx.today
             actions += life.on_timer(timer.kind, ctx.today, ctx.policy, {
-                "variant": state.variant, "complete_on": state.complete_on, "waiting_for": waiting})
+                "variant": state.variant, "complete_on": state.complete_on, "waiting_for": waiting},
+                postpone_reason="alfa_test" if test_to_come else None)
         # LEGACY_RETRY needs nothing but _settle.
         return self._settle(state, ctx, actions)
 

@@ -27,7 +27,8 @@ Who is obligated (domain.md §1; Wi2013 art. 3, Wi2021 art. 3):
 - ⚠ without a birth date the person is taken to be obligated.
 
 Met: a diploma (with, where required, the participation statement: met on the later of
-the two days), or an AGI exemption granted.
+the two days), or an exemption granted — the AGI, or one of the forms' exemptions (medical,
+integrated, vrijstelling: domain/form_exemption.py), also when granted on objection.
 """
 
 from __future__ import annotations
@@ -53,6 +54,9 @@ WI2021_FROM = dt.date(2022, 1, 1)
 ADULT_YEARS = 18
 OBLIGATED_REGIMES = ("wi2013", "wi2021")
 
+MET_BY_WORDS = {"diploma": "with the diploma", "agi_exemption": "by the AGI exemption",
+                "medical": "by the exemption on medical grounds", "integrated": "by the exemption as sufficiently "
+                "integrated", "vrijstelling": "by the vrijstelling (a Dutch diploma)"}
 ENDED_WORDS = {"emigrated": "emigrated", "died": "died", "naturalised": "naturalised",
                "permit_withdrawn": "residence permit withdrawn"}
 
@@ -126,13 +130,16 @@ class DiplomaObtained(Fact):
 
 @dataclass(frozen=True)
 class ExemptionGranted(Fact):
+    """An exemption granted (also on objection): the AGI, or one of the forms' exemptions."""
+
     on: dt.date
+    by: str = "agi_exemption"  # agi_exemption | medical | integrated | vrijstelling
 
 
 @dataclass(frozen=True)
 class ObligationMet(Fact):
     on: dt.date
-    by: str  # diploma | agi_exemption
+    by: str  # diploma | agi_exemption | medical | integrated | vrijstelling
 
 
 # ---- the journey case -------------------------------------------------------------------------
@@ -147,7 +154,7 @@ class JourneyState(State):
     pvt_signed_on: dt.date | None = None
     diploma_on: dt.date | None = None
     met_on: dt.date | None = None
-    met_by: str | None = None  # diploma | agi_exemption
+    met_by: str | None = None  # diploma | agi_exemption | medical | integrated | vrijstelling
     ended_on: dt.date | None = None
     ended_reason: str | None = None
 
@@ -160,7 +167,7 @@ class JourneyState(State):
         return self.obligated and (not self.pvt_required or self.pvt_signed_on is not None)
 
     def met_words(self) -> str:
-        how = "with the diploma" if self.met_by == "diploma" else "by the AGI exemption"
+        how = MET_BY_WORDS.get(self.met_by or "", self.met_by)
         return f"the integration obligation was met on {self.met_on.isoformat()} ({how})" if self.met_on else ""
 
     def ended_words(self) -> str:
@@ -212,8 +219,8 @@ class JourneyProcess(Process):
             state.diploma_on = fact.on
             actions = self._met_if_complete(state, ctx)
         elif isinstance(fact, ExemptionGranted) and state.obligated and state.met_on is None:
-            state.met_on, state.met_by = fact.on, "agi_exemption"
-            actions = [ObligationMet(fact.on, "agi_exemption")]
+            state.met_on, state.met_by = fact.on, fact.by
+            actions = [ObligationMet(fact.on, fact.by)]
         return self._settle(state, actions)
 
     @staticmethod

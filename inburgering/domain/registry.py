@@ -5,6 +5,7 @@ from __future__ import annotations
 from inburgering.domain.events import Event
 from inburgering.domain.exams import ExamsProcess
 from inburgering.domain.exemption import ExemptionProcess
+from inburgering.domain.form_exemption import FormExemptionProcess
 from inburgering.domain.intake import IntakeProcess
 from inburgering.domain.invoicing import InvoicingProcess
 from inburgering.domain.journey import JourneyProcess
@@ -12,7 +13,7 @@ from inburgering.domain.process import Process
 from inburgering.domain.term import TermProcess
 
 PROCESSES: tuple[Process, ...] = (IntakeProcess(), InvoicingProcess(), ExemptionProcess(), ExamsProcess(),
-                                  JourneyProcess(), TermProcess())
+                                  JourneyProcess(), TermProcess(), FormExemptionProcess())
 _BY_NAME = {p.name: p for p in PROCESSES}
 
 # The business processes in the words a process owner uses: the name of each one's wait flow in
