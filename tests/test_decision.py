@@ -259,3 +259,104 @@ def test_an_incomplete_exemption_application_is_asked_to_be_completed_and_else_n
 def test_an_exemption_needs_an_obligation():
     result = run([exemption("2021-09-01", "medical")], until="2021-09-02")
     assert "no civic-integration obligation" in rejected(result)[0]
+
+
+# ---- objection (Awb 6:7, 7:10) ----------------------------------------------------------------------------
+
+
+def objection(on: str, against: str, decision_date: str, grounds: str = "my school had the quality mark") -> dict:
+    return event(on, "objection_received", against=against, decision_date=decision_date, grounds=grounds)
+
+
+def refused_agi() -> list[dict]:
+    # refused 2021-09-10 (school not listed); the objection window runs to 2021-10-22 (a Friday)
+    return intake() + [application("2021-09-01", listed=False), declaration("2021-09-10")]
+
+
+def test_an_objection_granted_by_staff_revises_the_agi_refusal_and_the_obligation_is_met(tmp_path):
+    url = f"sqlite:///{tmp_path / 'case.db'}"
+    events = refused_agi() + [objection("2021-10-22", "agi_decision", "2021-09-10"),
+                              event("2021-11-20", "staff_decision", case="objection", decision="granted",
+                                    reason="the register was wrong")]
+    result = replay(make_scenario(events, start="2021-08-02", until="2021-12-31"), database_url=url)
+    assert result["rejected"] == []
+    (receipt,) = entries(result, "letter", "objection_receipt")
+    # decided within 6 weeks after the window ended (22 Oct + 42 days = Friday 3 December)
+    assert receipt["date"] == "2021-10-22"
+    assert (receipt["data"]["against"], receipt["data"]["decide_by"]) == ("agi_decision", "2021-12-03")
+    (letter,) = entries(result, "letter", "objection_decision")
+    assert (letter["date"], letter["data"]["against"], letter["data"]["decision"]) == \
+        ("2021-11-20", "agi_decision", "granted")
+    from sqlalchemy import select
+    from inburgering.store.db import CaseFile
+    from inburgering.store.models import Case
+    case_file = CaseFile(url, create=False)
+    with case_file.transaction() as session:
+        journey = session.scalar(select(Case).where(Case.process == "journey"))
+        assert (journey.state["met_by"], journey.state["met_on"]) == ("agi_exemption", "2021-11-20")
+    case_file.dispose()
+
+
+def test_an_objection_after_six_weeks_is_not_considered_at_once_without_staff():
+    events = refused_agi() + [objection("2021-10-23", "agi_decision", "2021-09-10")]
+    result = run(events, until="2021-11-30")
+    assert entries(result, "letter", "objection_receipt") == []
+    (letter,) = entries(result, "letter", "objection_decision")
+    assert (letter["date"], letter["data"]["decision"], letter["data"]["reasons"]) == \
+        ("2021-10-23", "not_considered", ["late"])
+
+
+def test_an_objection_upheld_changes_nothing_and_is_postponed_once_when_staff_are_slow():
+    events = refused_agi() + [objection("2021-09-20", "agi_decision", "2021-09-10"),
+                              event("2022-01-10", "staff_decision", case="objection", decision="refused")]
+    result = run(events, until="2022-01-31")
+    (postponed,) = entries(result, "letter", "decision_postponed")
+    # the term ends 3 December: a week before, postponed by 6 weeks to 14 January 2022
+    assert (postponed["date"], postponed["data"]["case"], postponed["data"]["decide_by"]) == \
+        ("2021-11-26", "objection", "2022-01-14")
+    (letter,) = entries(result, "letter", "objection_decision")
+    assert (letter["date"], letter["data"]["decision"]) == ("2022-01-10", "upheld")
+    assert entries(result, "alert", "decision_overdue") == []
+
+
+def test_an_objection_to_a_decision_the_person_does_not_have_is_rejected_with_the_reason():
+    events = refused_agi() + [objection("2021-09-20", "agi_decision", "2021-09-11"),
+                              objection("2021-09-20", "exemption_decision", "2021-09-10"),
+                              objection("2021-09-21", "agi_decision", "2021-09-10"),
+                              objection("2021-09-22", "agi_decision", "2021-09-10")]
+    result = run(events, until="2021-09-30")
+    reasons = rejected(result)
+    assert set(reasons) == {5, 6, 8}
+    assert "no agi_decision letter dated 2021-09-11" in reasons[5] and "2021-09-10" in reasons[5]
+    assert "no exemption_decision letter" in reasons[6]
+    assert "already received on 2021-09-21" in reasons[8]
+
+
+def test_an_objection_late_in_its_own_term_raises_the_alert_and_a_notice_starts_the_penalty():
+    events = refused_agi() + [objection("2021-09-20", "agi_decision", "2021-09-10"),
+                              notice("2022-01-14", "objection"),
+                              notice("2022-01-15", "objection"),
+                              event("2022-02-15", "staff_decision", case="objection", decision="refused")]
+    result = run(events, until="2022-02-28")
+    assert "runs until 2022-01-14" in rejected(result)[6]
+    (alert,) = entries(result, "alert", "decision_overdue")
+    assert alert["date"] == "2022-01-15" and alert["data"]["case"] == "objection"
+    (payment,) = entries(result, "payment", "penalty_paid")
+    # notice 15 January: the penalty runs from 30 January up to 14 February: 16 days
+    assert payment["date"] == "2022-02-15"
+    assert (payment["data"]["case"], payment["data"]["days"], payment["data"]["amount"]) == \
+        ("objection", 16, str(Decimal(14 * 23 + 2 * 35)) + ".00")
+
+
+def test_an_objection_granted_against_a_refused_exemption_meets_the_obligation():
+    events = intake() + [exemption("2021-09-01", "integrated"),
+                         event("2021-09-15", "staff_decision", case="exemption", decision="refused"),
+                         objection("2021-10-01", "exemption_decision", "2021-09-15", "I have a B1 certificate"),
+                         event("2021-10-20", "staff_decision", case="objection", decision="granted")]
+    result = run(events, until="2021-11-30")
+    assert result["rejected"] == []
+    (letter,) = entries(result, "letter", "objection_decision")
+    assert (letter["data"]["against"], letter["data"]["decision"]) == ("exemption_decision", "granted")
+    # the obligation met: a new exemption application is refused, naming the ground
+    result = run(events + [exemption("2021-11-01", "medical")], until="2021-11-30")
+    assert "sufficiently integrated" in rejected(result)[7]

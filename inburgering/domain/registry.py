@@ -9,11 +9,13 @@ from inburgering.domain.form_exemption import FormExemptionProcess
 from inburgering.domain.intake import IntakeProcess
 from inburgering.domain.invoicing import InvoicingProcess
 from inburgering.domain.journey import JourneyProcess
+from inburgering.domain.objection import ObjectionProcess
 from inburgering.domain.process import Process
 from inburgering.domain.term import TermProcess
 
 PROCESSES: tuple[Process, ...] = (IntakeProcess(), InvoicingProcess(), ExemptionProcess(), ExamsProcess(),
-                                  JourneyProcess(), TermProcess(), FormExemptionProcess())
+                                  JourneyProcess(), TermProcess(), FormExemptionProcess(),
+                                  ObjectionProcess())
 _BY_NAME = {p.name: p for p in PROCESSES}
 
 # The business processes in the words a process owner uses: the name of each one's wait flow in
