@@ -52,6 +52,11 @@ CATALOGUE: tuple[DeploymentSpec, ...] = (
           "run's form with a fee paid or a result that came on paper."),
     _wait("term", "integration_term", "Integration terms where someone must act (an extension's staff decision, "
           "passed, or opened by staff): answer a run's form with the decision or an extension asked for on paper."),
+    _wait("form_exemption", "form_exemption_wait", "Exemptions of the forms (medical, integrated, vrijstelling) "
+          "where someone must act (the staff decision, late, or opened by staff): answer a run's form with the "
+          "decision, the medical advice or the documents that came on paper."),
+    _wait("objection", "objection_wait", "Objections where someone must act (the staff decision, late, or opened "
+          "by staff): the form shows the decision objected to and the grounds; answer with granted or refused."),
     DeploymentSpec("open-case", "flows/staff/flow.py:open_case",
                    "Staff: give a waiting case a wait run with its form now, late or not.", tags=("staff",)),
     DeploymentSpec("record-paper-event", "flows/staff/flow.py:record_paper_event",

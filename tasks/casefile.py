@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from inburgering.engine import board, dispatch, service
 from inburgering.engine.errors import InputError
-from inburgering.store.db import CaseFile
+from inburgering.store.db import CaseFile, load_policy
 from inburgering.domain.calendar import today_in_amsterdam
 from inburgering.store.models import Case, HeldLetter, Person, ReceivedEvent
 from tasks.events import announce_alerts
@@ -73,7 +73,8 @@ def board_data(as_of: dt.date) -> dict:
                 "processes": board.process_board(session), "statuses": board.status_counts(session),
                 "terms_ending": (ending_total, ending), "terms_passed": (passed_total, passed),
                 "holds": service.active_holds(session, as_of), "sent": board.sent_on(session, as_of),
-                "incident_counts": board.incident_board(session), "incidents": board.open_incidents(session)}
+                "incident_counts": board.incident_board(session), "incidents": board.open_incidents(session),
+                "decisions": board.decisions(session, as_of, load_policy(session))}
 
 
 @task(name="read-case-board")

@@ -81,6 +81,7 @@ def board_markdown(as_of: dt.date, at: str, board: dict) -> str:
         + f"\n## Terms passed: {passed_total}\n\n"
         + _rows([{**r, "run": run_link(r["run"])} for r in passed], ["case", "status", "waiting_for", "since", "run"],
                 "none")
+        + _decisions_markdown(board.get("decisions"))
         + "\n## Letters on hold\n\n"
         + _rows(board["holds"], ["letter_type", "held_from", "reason", "letters_waiting"], "no letters on hold")
         + "\nRelease them with the `release-letters` deployment: they go out at once.\n"
@@ -91,6 +92,18 @@ def board_markdown(as_of: dt.date, at: str, board: dict) -> str:
         + "\nSee the `open-incidents` artifact; staff run `retry-incidents` or `close-incident`.\n"
         + "\n## Open cases per status\n\n" + _rows(board["statuses"], ["process", "status", "cases"], "no open cases")
     )
+
+
+def _decisions_markdown(decisions: dict | None) -> str:
+    """Decisions (Awb): late per process, penalties running, objections waiting for staff."""
+    if decisions is None:
+        return ""
+    late = {TITLES.get(p, p): n for p, n in decisions["late"].items()}
+    penalties = [{**r, "run": run_link(r["run"])} for r in decisions["penalties"]]
+    return (f"\n## Decisions: late (past their Awb term), per process\n\n{_table(late)}"
+            f"\n## Penalties running (Awb 4:17): {len(penalties)}\n\n"
+            + _rows(penalties, ["case", "process", "decision", "notice_on", "days", "amount_so_far", "run"], "none")
+            + f"\n## Objections waiting for a staff decision: {decisions['objections_waiting']}\n")
 
 
 def write_boards(as_of: dt.date, board: dict) -> None:

@@ -360,3 +360,89 @@ def test_an_objection_granted_against_a_refused_exemption_meets_the_obligation()
     # the obligation met: a new exemption application is refused, naming the ground
     result = run(events + [exemption("2021-11-01", "medical")], until="2021-11-30")
     assert "sufficiently integrated" in rejected(result)[7]
+
+
+def test_an_objection_waits_for_staff_as_a_wait_run_whose_form_shows_the_decision_and_the_grounds(tmp_path):
+    from flows.waiting import cases as waits
+    from flows.waiting.forms import form_for, with_data
+    from inburgering.store.db import CaseFile
+
+    url = f"sqlite:///{tmp_path / 'case.db'}"
+    events = refused_agi() + [objection("2021-09-20", "agi_decision", "2021-09-10", "the school | had the mark")]
+    replay(make_scenario(events, start="2021-08-02", until="2021-09-30"), database_url=url)
+    case_file = CaseFile(url, create=False)
+    try:
+        with case_file.transaction() as session:
+            (case,) = [c for c in waits.actionable(session, 100) if c.process == "objection"]
+            form = with_data(form_for(case), case, D("2021-09-30"))
+    finally:
+        case_file.dispose()
+    assert form.__name__ == "ObjectionDecisionInput" and case.staff_decision
+    assert "agi_decision of 2021-09-10 (refused)" in form._description
+    assert "the school \\| had the mark" in form._description
+    assert waits.deployment_name("objection") == "objection/objection"
+
+
+def test_the_board_shows_late_decisions_penalties_running_and_objections_waiting(tmp_path):
+    from inburgering.engine import board
+    from inburgering.store.db import CaseFile, load_policy
+    from tasks.report import _decisions_markdown
+
+    url = f"sqlite:///{tmp_path / 'case.db'}"
+    events = intake() + [application("2021-09-01", listed=False), declaration("2021-09-01"),
+                         objection("2021-09-02", "agi_decision", "2021-09-01"),
+                         notice("2022-01-15", "objection")]
+    replay(make_scenario(events, start="2021-08-02", until="2022-02-03"), database_url=url)
+    case_file = CaseFile(url, create=False)
+    try:
+        with case_file.reading() as session:
+            seen = board.decisions(session, D("2022-02-03"), load_policy(session))
+    finally:
+        case_file.dispose()
+    assert seen["late"] == {"objection": 1} and seen["objections_waiting"] == 1
+    (penalty,) = seen["penalties"]
+    # notice 15 January: penalty days from 30 January up to 2 February
+    assert (penalty["decision"], penalty["days"], penalty["amount_so_far"]) == ("objection", 4, "92.00")
+    markdown = _decisions_markdown(seen)
+    assert "Penalties running (Awb 4:17): 1" in markdown and "Objections waiting for a staff decision: 1" in markdown
+
+
+# ---- the inbound API: the new events from their own kinds of source ------------------------------------------
+
+
+def test_the_new_events_come_through_the_inbound_api_from_their_own_kinds(tmp_path):
+    import httpx
+
+    from inburgering.api.sources import add_source
+    from inburgering.engine import service
+    from inburgering.store.db import CaseFile
+    from tests.api_server import ThreadedApi
+
+    url = f"sqlite:///{tmp_path / 'api.db'}"
+    now = dt.datetime(2024, 3, 1, 9, 0, tzinfo=dt.timezone.utc)
+    case_file = CaseFile(url)
+    with case_file.transaction() as session:
+        tokens = {kind: add_source(session, kind, kind, now=now) for kind in ("portal", "medical", "payments")}
+        service.register_person(session, ref="p1", bsn="123456782", name="Person p1", email="p1@example.org")
+    sent = [("medical", {"type": "medical_advice_received", "exempt": True}, 202),
+            ("portal", {"type": "medical_advice_received", "exempt": True}, 403),
+            ("medical", {"type": "medical_advice_received"}, 422),
+            ("payments", {"type": "fine_paid", "amount": "750.00"}, 202),
+            ("portal", {"type": "exemption_application_received", "ground": "vrijstelling", "complete": False}, 202),
+            ("portal", {"type": "application_completed", "case": "exemption"}, 202),
+            ("portal", {"type": "objection_received", "against": "fine", "decision_date": "2024-01-10",
+                        "grounds": "I followed 300 hours"}, 202),
+            ("portal", {"type": "objection_received", "against": "loan", "decision_date": "2024-01-10",
+                        "grounds": "x"}, 422),
+            ("portal", {"type": "notice_of_default_received", "case": "objection"}, 202),
+            ("portal", {"type": "notice_of_default_received", "case": "fine"}, 422)]
+    answers = []
+    with ThreadedApi(url) as server:
+        for n, (source, body, _) in enumerate(sent):
+            with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {tokens[source]}"}) as client:
+                answers.append(client.post("/v1/events", json={"id": f"e-{n}", "date": "2024-02-01", "person": "p1",
+                                                               **body}))
+    case_file.dispose()
+    assert [a.status_code for a in answers] == [status for _, _, status in sent]
+    assert "medical sources send them" in answers[1].text
+    assert "123456782" not in "".join(a.text for a in answers)

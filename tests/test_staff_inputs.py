@@ -19,6 +19,8 @@ from flows.exemption.forms import AgiDecisionInput, ExemptionInput
 from flows.intake.forms import IntakeInput, PipInput
 from flows.invoicing.forms import InvoicingInput
 from flows.term.forms import ExtensionDecisionInput, ExtensionRequestInput
+from flows.form_exemption.forms import ExemptionDecisionInput, ExemptionPaperInput
+from flows.objection.forms import ObjectionDecisionInput
 from inburgering.domain.events import DAY_PATTERN, EARLIEST_DAY, LATEST_DAY
 
 DAY = "2024-03-01"
@@ -69,6 +71,14 @@ FORM_INPUTS = [
     (ExtensionRequestInput, {"ground": "birth", "evidence_date": "2024-01-31", "date": DAY}, True),
     (ExtensionRequestInput, {"ground": "birth", "evidence_date": "2024-02-31", "date": DAY}, False),
     (ExtensionRequestInput, {"ground": "holiday", "evidence_date": "2024-01-31", "date": DAY}, False),
+    (ExemptionDecisionInput, {"decision": "granted", "date": DAY}, True),
+    (ExemptionDecisionInput, {"decision": "upheld", "date": DAY}, False),
+    (ExemptionPaperInput, {"input": "medical_advice_received", "date": DAY}, False),
+    (ExemptionPaperInput, {"input": "medical_advice_received", "date": DAY, "exempt": False}, True),
+    (ExemptionPaperInput, {"input": "application_completed", "date": DAY}, True),
+    (ObjectionDecisionInput, {"decision": "refused", "date": DAY, "reason": "the decision was right"}, True),
+    (ObjectionDecisionInput, {"decision": "refused", "date": DAY, "reason": " "}, False),
+    (ObjectionDecisionInput, {"date": DAY}, False),
     (NothingToEnter, {}, True),
     (NothingToEnter, {"note": "x"}, False),
 ]

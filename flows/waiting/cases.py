@@ -26,7 +26,8 @@ from inburgering.store.models import ACTIONABLE, STAFF_DECISION_STATUSES, WAIT_S
 # The process each wait flow shows: its flow's name is the process's title (domain/registry.py),
 # its deployment's name is this (flows/<process>/flow.py).
 DEPLOYMENTS = {"intake": "intake", "invoicing": "invoice-acceptance", "exemption": "agi-exemption",
-               "exams": "exams", "term": "integration-term"}
+               "exams": "exams", "term": "integration-term", "form_exemption": "form-exemption",
+               "objection": "objection"}
 
 STAFF_DECISION_TAG = "staff-decision"
 OPENED_TAG = "opened-by-staff"
@@ -141,9 +142,11 @@ def run_tags(case: CaseWait, today: dt.date) -> list[str]:
     return tags
 
 
-def describe(case: CaseWait, today: dt.date, *, what_to_enter: str, refused: str | None = None) -> str:
+def describe(case: CaseWait, today: dt.date, *, what_to_enter: str, refused: str | None = None,
+             details: list[tuple[str, str]] = ()) -> str:
     """The resume form's description (markdown): status, what it waits for, since when, how late,
-    why it is shown, what to enter, and why the last answer was refused. Dated, so it stays true."""
+    why it is shown, what to enter, and why the last answer was refused; and the form's own
+    `details` rows (e.g. the decision objected to and the grounds). Dated, so it stays true."""
     since = f"{case.waiting_since} ({(today - case.waiting_since).days} days on {today})" if case.waiting_since \
         else "—"
     late = case.days_late(today)
@@ -157,7 +160,13 @@ def describe(case: CaseWait, today: dt.date, *, what_to_enter: str, refused: str
               f"| waiting since | {since} |",
               f"| late | {f'since {case.late_since}: **{late} days late** on {today}' if late else 'no'} |",
               f"| shown because | {case.shown_because} |"]
+    lines += [f"| {name} | {_cell(value)} |" for name, value in details]
     return redact_bsn("\n".join(lines))
+
+
+def _cell(value: str) -> str:
+    """Text in a markdown table cell: one line, no column breaks."""
+    return " ".join(str(value).split()).replace("|", "\\|")
 
 
 # ---- what the sync does ----------------------------------------------------------------------------

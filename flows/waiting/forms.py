@@ -16,9 +16,11 @@ import pydantic
 from flows.exams.forms import FORMS as EXAMS
 from flows.exemption.forms import FORMS as EXEMPTION
 from flows.exemption.forms import prefill as exemption_prefill
+from flows.form_exemption.forms import FORMS as FORM_EXEMPTION
 from flows.waiting.form_rules import StaffForm
 from flows.intake.forms import FORMS as INTAKE
 from flows.invoicing.forms import FORMS as INVOICING
+from flows.objection.forms import FORMS as OBJECTION
 from flows.term.forms import FORMS as TERM
 from inburgering.domain.bsn import redact_bsn
 from inburgering.engine.batch import without_holds
@@ -34,7 +36,8 @@ class NothingToEnter(StaffForm):
 
 
 FORMS_BY_PROCESS: dict[str, dict[str, type[StaffForm]]] = {
-    "intake": INTAKE, "invoicing": INVOICING, "exemption": EXEMPTION, "exams": EXAMS, "term": TERM}
+    "intake": INTAKE, "invoicing": INVOICING, "exemption": EXEMPTION, "exams": EXAMS, "term": TERM,
+    "form_exemption": FORM_EXEMPTION, "objection": OBJECTION}
 FORMS: dict[str, type[StaffForm]] = {form.__name__: form for forms in FORMS_BY_PROCESS.values()
                                      for form in forms.values()} | {NothingToEnter.__name__: NothingToEnter}
 
@@ -64,7 +67,9 @@ def with_data(form: type[StaffForm], case: CaseWait, today: dt.date, refused: st
     """The form as this case's resume form: its description and pre-filled values."""
     from flows.waiting.cases import describe
 
-    return prefilled(form, describe(case, today, what_to_enter=what_to_enter(form), refused=refused),
+    details = form.details(case.state) if hasattr(form, "details") else []
+    return prefilled(form, describe(case, today, what_to_enter=what_to_enter(form), refused=refused,
+                                    details=details),
                      **initial_data(form, case, today))
 
 

@@ -21,7 +21,8 @@ _BY_NAME = {p.name: p for p in PROCESSES}
 # The business processes in the words a process owner uses: the name of each one's wait flow in
 # Prefect, and how the boards name it.
 TITLES = {"intake": "intake and start letter", "invoicing": "invoice acceptance", "exemption": "AGI exemption",
-          "exams": "exams", "term": "integration term"}
+          "exams": "exams", "term": "integration term",
+          "form_exemption": "exemption (medical, integrated, vrijstelling)", "objection": "objection"}
 
 
 def process_for(event: Event) -> Process | None:

@@ -86,6 +86,42 @@ def terms(session: Session, statuses: tuple[str, ...], limit: int = 50) -> tuple
                     "run": c.wait_run_id} for c in rows]
 
 
+# The processes whose cases hold decisions with an Awb life (domain/decision.py).
+DECIDING = ("exemption", "form_exemption", "objection", "term")
+
+
+def _lives(state: dict) -> list[dict]:
+    """The decision lives in a case's state: its own, or its extension requests' (the term)."""
+    found = [state["life"]] if isinstance(state.get("life"), dict) else []
+    return found + [r["life"] for r in state.get("extensions") or [] if isinstance(r.get("life"), dict)]
+
+
+def decisions(session: Session, as_of: dt.date, policy, limit: int = 50) -> dict:  # noqa: ANN001
+    """Decisions process owners watch: how many are late (by process), penalties running
+    (Awb 4:17: notice given, not paid yet: days and amount so far) and objections waiting for
+    staff. Reads the state of late and objection cases only (a small share of the open cases)."""
+    from inburgering.domain.decision import DecisionLife, penalty_amount, penalty_days
+
+    query = select(Case).where(Case.process.in_(DECIDING), Case.closed_on.is_(None),
+                               Case.late_since.is_not(None) | (Case.process == "objection"))
+    late: dict[str, int] = {}
+    penalties, objections = [], 0
+    for c in session.scalars(query.order_by(Case.id)):
+        if c.late_since is not None and c.late_since <= as_of:
+            late[c.process] = late.get(c.process, 0) + 1
+        if c.process == "objection" and c.status == "waiting_for_staff_decision":
+            objections += 1
+        for life in map(DecisionLife.model_validate, _lives(c.state or {})):
+            penalty = life.penalty
+            if penalty is not None and penalty.paid_on is None and not life.decided and len(penalties) < limit:
+                days = penalty_days(penalty.notice_on, as_of, policy)
+                penalties.append({"case": f"case-{c.id}", "process": c.process, "decision": life.kind,
+                                  "notice_on": penalty.notice_on.isoformat(), "days": days,
+                                  "amount_so_far": f"{penalty_amount(days, penalty.notice_on, policy):.2f}",
+                                  "run": c.wait_run_id})
+    return {"late": late, "penalties": penalties, "objections_waiting": objections}
+
+
 def sent_on(session: Session, day: dt.date) -> dict[str, int]:
     """What went out on a day (letters, e-mails, notices, payments; alerts apart), by kind/type."""
     from inburgering.store.models import JournalEntry
