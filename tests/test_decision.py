@@ -446,3 +446,22 @@ def test_the_new_events_come_through_the_inbound_api_from_their_own_kinds(tmp_pa
     assert [a.status_code for a in answers] == [status for _, _, status in sent]
     assert "medical sources send them" in answers[1].text
     assert "123456782" not in "".join(a.text for a in answers)
+
+
+# ---- the same through real Prefect flow runs -----------------------------------------------------------------
+
+
+@pytest.mark.prefect
+def test_prefect_gives_the_same_decisions(prefect_server):
+    events = refused_agi() + [objection("2021-09-20", "agi_decision", "2021-09-10"),
+                              notice("2022-01-15", "objection"),
+                              event("2022-02-15", "staff_decision", case="objection", decision="granted"),
+                              exemption("2022-02-16", "medical")]
+    built = make_scenario(events, start="2021-08-02", until="2022-02-28")
+    through_prefect = replay(built, engine="prefect")
+    assert through_prefect == replay(built)
+    assert [e["type"] for e in entries(through_prefect, "letter")
+            if e["type"].startswith(("objection", "decision"))] == \
+        ["objection_receipt", "decision_postponed", "objection_decision"]
+    assert entries(through_prefect, "payment", "penalty_paid")[0]["data"]["days"] == 16
+    assert "met on 2022-02-15" in rejected(through_prefect)[8]
