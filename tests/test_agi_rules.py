@@ -173,12 +173,3 @@ def test_two_and_a_half_years_from_the_31st_ends_on_the_last_day_of_the_month():
 @pytest.mark.parametrize("start, ok", [(D(2021, 12, 31), True), (D(2022, 1, 1), False)])
 def test_only_obligations_before_2022_can_be_exempted(start, ok):
     assert agi_rules.obligation_before_wi2021(start) is ok
-
-
-def test_decision_term_is_eight_weeks_from_completeness():
-    assert agi_rules.decision_term_end(D(2021, 10, 5), 8) == D(2021, 11, 30)
-
-
-def test_decision_term_ending_on_christmas_saturday_runs_to_the_next_working_day():
-    # 2021-10-30 + 56 days = Saturday 25 December; Sunday is Boxing Day; Monday 27th is a working day
-    assert agi_rules.decision_term_end(D(2021, 10, 30), 8) == D(2021, 12, 27)

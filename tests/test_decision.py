@@ -60,6 +60,11 @@ def test_suspensions_count_each_day_once_and_the_atw_moves_the_end():
     assert life.due(D("2021-10-01")) == D("2021-11-01")  # 2021-10-27 + 5 = Monday 1 November
 
 
+def test_a_decision_term_ending_on_christmas_saturday_runs_to_the_next_working_day():
+    # 2021-10-30 + 56 days = Saturday 25 December; Sunday is Boxing Day; Monday 27th is a working day
+    assert decision.open_life("agi", "agi_decision", D("2021-10-30"), 8).due(D("2021-10-30")) == D("2021-12-27")
+
+
 def test_objection_window_is_six_weeks_from_the_day_after_sending_and_ends_on_a_working_day():
     assert decision.objection_window_end(D("2021-10-05"), POLICY) == D("2021-11-16")
     # 2022-03-16 + 6 weeks = King's Day 2022-04-27 (a Wednesday): the window runs to the 28th

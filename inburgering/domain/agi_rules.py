@@ -108,11 +108,6 @@ def term_old_enough(term_start: dt.date, applied_on: dt.date, min_term_years: fl
     return applied_on >= first_application_day(term_start, min_term_years)
 
 
-def decision_term_end(complete_on: dt.date, weeks: int) -> dt.date:
-    """The last day to decide: `weeks` from completeness (Awb 4:15), moved by the Atw."""
-    return calendar.statutory_term_end(calendar.add_weeks(complete_on, weeks))
-
-
 # ---- counting ---------------------------------------------------------------------------
 
 

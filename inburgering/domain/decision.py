@@ -55,6 +55,8 @@ from inburgering.domain.process import (
 OVERDUE = "decision_overdue"
 POSTPONE = "decision_postpone"  # the day DUO decides whether it needs a postponement
 PENALTY_FULL = "penalty_full"  # the day the penalty's maximum is reached
+COMPLETION_DUE = "completion_due"  # the day after respond_by of a completion request
+NOT_CONSIDERED = "incomplete"  # the reason of a decision not to consider an incomplete application
 
 COMPLETION_REQUEST = "completion_request"  # Awb 4:5
 APPLICANT_DELAY = "applicant_delay"  # Awb 4:15 lid 2 sub b: a delay that is the applicant's own
@@ -260,13 +262,21 @@ def open_life(kind: str, letter: str, received_on: dt.date, weeks: int, term_fro
 # ---- plain rules -------------------------------------------------------------------------------------
 
 
-def completion_request(life: DecisionLife, on: dt.date, missing: str, policy: Policy) -> tuple[dt.date, Communicate]:
+def completion_request(life: DecisionLife, on: dt.date, missing: str, policy: Policy) -> tuple[dt.date, list[Action]]:
     """Awb 4:5: ask for what is missing by a date (`completion_days` ⚠ 28 after the request), the
-    term suspended meanwhile. Returns the respond-by date and the letter."""
+    term suspended meanwhile. Returns the respond-by date, the letter and the deadline
+    (`COMPLETION_DUE`, the day after respond_by: the process then decides `not_considered`)."""
     respond_by = calendar.add_days(on, policy.value("completion_days", on))
     life.suspend(COMPLETION_REQUEST, on, missing)
-    return respond_by, Communicate("completion_request", {"case": life.kind, "missing": missing,
-                                                           "respond_by": respond_by, "received_on": life.received_on})
+    return respond_by, [Communicate("completion_request", {"case": life.kind, "missing": missing,
+                                                            "respond_by": respond_by, "received_on": life.received_on}),
+                        OpenDeadline(COMPLETION_DUE, calendar.add_days(respond_by, 1))]
+
+
+def not_completed(life: DecisionLife, respond_by: dt.date) -> tuple[str, list[str]]:
+    """Awb 4:5: not completed by respond_by — the suspension ended that day; the decision (outcome, reasons)."""
+    life.resume(COMPLETION_REQUEST, respond_by)
+    return "not_considered", [NOT_CONSIDERED]
 
 
 def objection_window_end(sent_on: dt.date, policy: Policy) -> dt.date:

@@ -63,7 +63,6 @@ from inburgering.domain.events import (
 )
 from inburgering.domain.journey import ExemptionGranted, refusal_after_journey
 from inburgering.domain.process import (
-    Alert,
     CancelDeadline,
     Communicate,
     Context,
@@ -81,8 +80,7 @@ STAFF_ASSESSMENT = "staff_assessment"  # the reason name when staff refuse altho
 # Deadlines this process opens.
 REMINDER = "alfa_test_invoice_reminder"
 OVERDUE = decision.OVERDUE
-COMPLETION_DUE = "completion_due"  # the day after respond_by of the completion request
-NOT_CONSIDERED = "incomplete"  # the reason of a decision not to consider an incomplete application
+COMPLETION_DUE = decision.COMPLETION_DUE
 DECLARATION = "the school's declaration of course participation (Verklaring deelname cursus)"
 LEGACY_RETRY = "send_held_letters"  # stored cases from before holds were the engine's
 
@@ -335,8 +333,8 @@ class ExemptionProcess(Process):
                 self._decide(state, "refused", failed, "rules", ctx)
         if state.decision is None and state.declaration_on is None and state.respond_by is None:
             # Awb 4:5: received without the school's declaration — asked for at once, the term suspended.
-            state.respond_by, letter = decision.completion_request(_life(state), ctx.today, DECLARATION, ctx.policy)
-            actions += [letter, OpenDeadline(COMPLETION_DUE, calendar.add_days(state.respond_by, 1))]
+            state.respond_by, asked = decision.completion_request(_life(state), ctx.today, DECLARATION, ctx.policy)
+            actions += asked
         if state.closed_on is None and state.alfa and state.decision is None:
             self._alfa_test_letters(state, ctx, actions)
 
@@ -388,8 +386,7 @@ class ExemptionProcess(Process):
     def _not_completed(self, state: ExemptionProcessState, ctx: Context) -> None:
         """Awb 4:5: not completed by respond_by — not considered; the suspension ended that day."""
         assert state.respond_by is not None
-        _life(state).resume(decision.COMPLETION_REQUEST, state.respond_by)
-        self._decide(state, "not_considered", [NOT_CONSIDERED], "rules", ctx)
+        self._decide(state, *decision.not_completed(_life(state), state.respond_by), "rules", ctx)
 
     @staticmethod
     def _decide(state: ExemptionProcessState, outcome: str, reasons: list[str], by: str, ctx: Context,

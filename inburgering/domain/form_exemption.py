@@ -28,7 +28,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from inburgering.domain import calendar, decision
+from inburgering.domain import decision
 from inburgering.domain.decision import DecisionLife
 from inburgering.domain.events import (
     ApplicationCompleted,
@@ -44,7 +44,6 @@ from inburgering.domain.process import (
     Communicate,
     Context,
     EventRejected,
-    OpenDeadline,
     Overdue,
     Process,
     State,
@@ -52,8 +51,7 @@ from inburgering.domain.process import (
     Transition,
 )
 
-COMPLETION_DUE = "completion_due"
-NOT_CONSIDERED = "incomplete"
+COMPLETION_DUE = decision.COMPLETION_DUE
 NOT_EXEMPT = "not_exempt_medical"
 STAFF_ASSESSMENT = "staff_assessment"
 GROUND_WORDS = {"medical": "exemption on medical or psychological grounds",
@@ -130,9 +128,9 @@ class FormExemptionProcess(Process):
             self._check_scope(ctx)
             state.received = True
             if not event.complete:
-                state.respond_by, letter = decision.completion_request(state.life, event.date, MISSING[state.ground],
-                                                                       ctx.policy)
-                actions += [letter, OpenDeadline(COMPLETION_DUE, calendar.add_days(state.respond_by, 1))]
+                state.respond_by, asked = decision.completion_request(state.life, event.date, MISSING[state.ground],
+                                                                      ctx.policy)
+                actions += asked
         elif isinstance(event, ApplicationCompleted):
             if state.respond_by is None or state.completed_on is not None:
                 raise EventRejected("this exemption application is complete; nothing was asked to complete it")
@@ -180,8 +178,7 @@ class FormExemptionProcess(Process):
 
     def _not_completed(self, state: FormExemptionState, ctx: Context) -> None:
         assert state.respond_by is not None
-        state.life.resume(decision.COMPLETION_REQUEST, state.respond_by)
-        self._decide(state, "not_considered", [NOT_CONSIDERED], "rules")
+        self._decide(state, *decision.not_completed(state.life, state.respond_by), "rules")
 
     @staticmethod
     def _decide(state: FormExemptionState, outcome: str, reasons: list[str], by: str,
