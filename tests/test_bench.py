@@ -14,29 +14,23 @@ import pytest
 
 from bench.generate import generate, generate_chunks
 from inburgering.engine import service
+from inburgering.engine.driver import skip_days
 from inburgering.scenario.loader import parse_scenario
 from inburgering.scenario.runner import run_scenario
 from inburgering.store.db import CaseFile
-from inburgering.store.models import ReceivedEvent
 
 JOURNEYS = 300
 
 
 def busy_days_driver(case_file: CaseFile, days: list[dt.date]) -> None:
-    """Like the embedded driver, but skips days on which nothing is pending or due (they
-    change nothing): one person's three years take a few dozen days, not 1,096."""
-    from sqlalchemy import func, select
+    """The production path (a fresh ingest and monitor, each loading afresh) on the days with
+    something due: one person's three years take a few dozen days, not 1,096."""
 
-    day, last = days[0], days[-1]
-    while day <= last:
+    def ingest_and_monitor(day: dt.date) -> None:
         service.ingest(case_file, day)
         service.run_monitor(case_file, day)
-        with case_file.transaction() as session:
-            next_event = session.scalar(select(func.min(ReceivedEvent.event_date))
-                                        .where(ReceivedEvent.status == "pending"))
-            next_due = service.next_due_date(session)
-        candidates = [d for d in (next_event, next_due) if d is not None]
-        day = max(day + dt.timedelta(days=1), min(candidates)) if candidates else last + dt.timedelta(days=1)
+
+    skip_days(case_file, days[0], days[-1], ingest_and_monitor)
 
 
 @pytest.fixture(scope="module")

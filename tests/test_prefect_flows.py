@@ -108,6 +108,18 @@ def test_prefect_engine_gives_the_same_timeline_as_the_embedded_engine(scenarios
     assert "123456782" not in _prefect_contents() and "111222333" not in _prefect_contents()
 
 
+def test_letters_held_in_may_go_out_on_june_the_first_through_prefect_as_embedded():
+    """A hold ending on the 31st releases on the 1st on both engines (scenarios.md, round three):
+    the Prefect replay used to skip days with neither events nor deadlines due, and sent the
+    e-mail on 2022-06-07, with the next deadline."""
+    from tests.test_driver import held_in_may
+
+    embedded = replay(held_in_may())
+    through_prefect = replay(held_in_may(), engine="prefect")
+    assert [e["date"] for e in entries(through_prefect, "email", "invoice_waiting")] == ["2022-06-01"]
+    assert through_prefect == embedded
+
+
 def test_staff_record_a_paper_event_and_a_refused_one_names_the_problem(flows_database):
     today = dt.date.today()
     case_id = _person_waiting_for_brp(flows_database, today)

@@ -1,8 +1,8 @@
 """`scenario run --engine prefect`: the same days through real Prefect flow runs.
 
-One parent run replays the scenario; each simulated day with work runs the real
-`ingest-events` and `deadline-monitor` flows as subflows. A day without pending
-events or due deadlines is a no-op in the embedded engine too, so it is skipped.
+One parent run replays the scenario; each simulated day with something due runs the real
+`deadline-monitor` flow (the day's events, then its timers) as a subflow. A day with
+nothing due is a no-op in the embedded engine too, so both skip it (engine/driver.py).
 """
 
 from __future__ import annotations
@@ -13,43 +13,21 @@ from contextlib import contextmanager
 
 from prefect import flow
 from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
-from sqlalchemy import func, select
 
-from flows.ingest.flow import ingest_events
 from flows.monitor.flow import deadline_monitor
-from inburgering.engine.service import next_due_date
+from inburgering.engine.driver import skip_days
 from inburgering.store.db import CaseFile
-from inburgering.store.models import ReceivedEvent
-
-
-def _has_pending(case_file: CaseFile, day: dt.date) -> bool:
-    with case_file.transaction() as session:
-        return bool(session.scalar(select(func.count(ReceivedEvent.id)).where(
-            ReceivedEvent.status == "pending", ReceivedEvent.event_date <= day)))
-
-
-def _due(case_file: CaseFile, day: dt.date) -> bool:
-    with case_file.transaction() as session:
-        due = next_due_date(session)
-    return due is not None and due <= day
 
 
 @flow(name="replay-scenario", flow_run_name="replay {first} .. {last}")
 def replay_scenario(first: dt.date, last: dt.date) -> int:
+    """The real `deadline-monitor` flow (the day's events, then its timers) on each day with
+    something due — an event, a deadline, a hold ending, a held letter overdue, a policy date —
+    as the embedded engine does it (engine/driver.py)."""
     from tasks.casefile import case_file
 
-    cf = case_file()
-    runs = 0
-    day = first
-    while day <= last:
-        if _has_pending(cf, day):
-            ingest_events(as_of=day, show_waits=False)
-            runs += 1
-        if _due(cf, day):
-            deadline_monitor(as_of=day, publish=False, show_waits=False)
-            runs += 1
-        day += dt.timedelta(days=1)
-    return runs
+    return skip_days(case_file(), first, last,
+                     lambda day: deadline_monitor(as_of=day, publish=False, show_waits=False))
 
 
 @contextmanager

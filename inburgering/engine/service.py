@@ -330,13 +330,16 @@ class Worker:
         raise RuntimeError(f"deadline monitor did not settle for {as_of} after {MAX_ROUNDS} rounds")
 
     def day(self, as_of: dt.date, *, batch_size: int = DEFAULT_BATCH) -> RunReport:
-        """A simulated day in one transaction: the ingest, then the monitor (replays)."""
+        """A simulated day in one transaction: the ingest, then the monitor (replays), in the order
+        of the `deadline-monitor` flow (held letters released, events, then overdue held letters
+        alerted and timers fired), so both engines of a replay give one timeline."""
         report = RunReport(as_of)
 
         def whole_day(session: Session) -> None:
-            self._release_holds(session, as_of, report, alert_overdue=True)
+            self._release_holds(session, as_of, report, alert_overdue=False)
             while len(self._ingest_batch(session, as_of, batch_size, report)) == batch_size:
                 pass
+            self._release_holds(session, as_of, report, alert_overdue=True)
             for _ in range(MAX_ROUNDS):
                 if len(self._monitor_batch(session, as_of, batch_size, report)) < batch_size:
                     return

@@ -16,6 +16,7 @@ from sqlalchemy import delete
 
 from inburgering.domain.policy import parse_value
 from inburgering.engine import service
+from inburgering.engine.driver import every_day, skip_days
 from inburgering.engine.timeline import refused_events, timeline
 from inburgering.scenario.loader import Scenario
 from inburgering.store.db import POLICY_EPOCH, CaseFile, _json_value
@@ -27,10 +28,16 @@ class DayDriver(Protocol):
 
 
 def embedded_driver(case_file: CaseFile, days: list[dt.date]) -> None:
-    """Every day in one transaction, by one worker that keeps what it loaded (one writer)."""
+    """Each day with something due in one transaction, by one worker that keeps what it loaded
+    (one writer); days with nothing due are skipped (engine/driver.py)."""
     worker = service.Worker(case_file, keep_loaded=True)
-    for day in days:
-        worker.day(day)
+    skip_days(case_file, days[0], days[-1], worker.day)
+
+
+def every_day_driver(case_file: CaseFile, days: list[dt.date]) -> None:
+    """Every day, empty or not: the timeline `embedded_driver` must give (tests/test_driver.py)."""
+    worker = service.Worker(case_file, keep_loaded=True)
+    every_day(days[0], days[-1], worker.day)
 
 
 def prepare(case_file: CaseFile, scenario: Scenario) -> None:
