@@ -1,14 +1,13 @@
-"""The rules alone: the benchmark's events through the pure processes in memory — no SQL,
-no letters rendered, no deadlines fired — to show what the process logic itself costs per
-event, the floor under any engine that keeps these rules as they are written.
+"""The engine without its database: the benchmark's journeys through the casebook in memory
+(engine/casebook.py, the engine's one way of applying events, timers, facts and holds) — no
+SQL, no letters rendered — to show what the rules and the casebook cost per event, the floor
+under the engine with its case file.
 
     .venv/bin/python -m bench.rules_floor [--journeys 2000] [--runs 3]
 
-Each journey's events are applied in date order to that person's cases (kept as parsed
-states in a dict), exactly as `service._apply_event` does it: event validation
-(`parse_event`), the process's `case_key`, `new_state` / `on_event`, and the state dumped
-to JSON as the engine stores it. Timers are not fired, so this is a lower bound: the
-engine's real work per event is larger.
+Each journey's events are validated (`parse_event`), then applied day by day with the timers
+they open fired when due, exactly as the engine's day does it (`casebook.drive`: days with
+nothing due skipped), the new rows numbered in memory as a flush would.
 """
 
 from __future__ import annotations
@@ -16,49 +15,37 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from collections import defaultdict
 
-from bench.generate import generate_chunks
+from bench.generate import generate
 from inburgering.domain.events import parse_event
 from inburgering.domain.policy import load_default_policy
-from inburgering.domain.process import Context, EventRejected, PersonFacts
-from inburgering.domain.registry import process_for
+from inburgering.domain.process import PersonFacts
+from inburgering.engine.casebook import Casebook, drive
 
 
-def apply_in_memory(journeys: int, seed: int = 1) -> tuple[int, float, float]:
+def apply_in_memory(journeys: int, seed: int = 1, years: int = 3) -> tuple[int, float, float]:
     """Returns (events, seconds validating them, seconds applying them)."""
-    policy = load_default_policy()
-    raw = [e for chunk in generate_chunks(journeys, years=3, seed=seed) for e in chunk.events]
+    generated = generate(journeys, years=years, seed=seed)
+    book = Casebook(generated.start, load_default_policy())
+    ids = {ref: n for n, ref in enumerate(generated.people, start=1)}
+    for ref, person in generated.people.items():
+        book.add_person(ids[ref], PersonFacts(ref, person["name"], None, person.get("email") is not None))
     started = time.perf_counter()
-    events = [parse_event(e) for e in raw]
+    events = [(ids[e["person"]], parse_event(e)) for e in generated.events]
     parsed = time.perf_counter()
-    cases: dict[str, dict] = defaultdict(dict)  # person -> (process, key) -> state
-    for event in events:
-        person_cases = cases[event.person]
-        process = process_for(event)
-        ctx = Context(today=event.date, policy=policy, person=PersonFacts(event.person, "name", None),
-                      cases=person_cases)
-        try:
-            key = process.case_key(event, ctx)
-            state = person_cases.get((process.name, key))
-            if state is None:
-                state = process.new_state(event, ctx)
-            transition = process.on_event(state, event, ctx)
-        except EventRejected:
-            continue
-        transition.state.model_dump(mode="json")  # what the engine stores
-        person_cases[(process.name, key)] = transition.state
+    drive(book, events, generated.start, generated.until)
     return len(events), parsed - started, time.perf_counter() - parsed
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--journeys", type=int, default=2000)
+    parser.add_argument("--years", type=int, default=3)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     figures = []
     for _ in range(args.runs):
-        count, validate, apply = apply_in_memory(args.journeys)
+        count, validate, apply = apply_in_memory(args.journeys, years=args.years)
         figures.append((validate + apply, validate, apply))
         print(f"{count} events: validate {validate:.2f} s, apply {apply:.2f} s, "
               f"{count / (validate + apply):,.0f} events/s ({(validate + apply) / count * 1e6:.0f} µs an event)")

@@ -248,27 +248,8 @@ def _reason(failure: GatewayError) -> str:
     return f"the gateway answered HTTP {failure.status}" if failure.status else "the gateway is not available"
 
 
-# ---- staff: retry, close, resend ----------------------------------------------------------------
+# ---- staff: resend (a retry and a close of an incident: engine/incidents.py) ----------------------
 
-
-def _requeue(session: Session, outbox_id: int, from_statuses: tuple[str, ...]) -> bool:
-    result = session.execute(update(_OUTBOX).where(_OUTBOX.c.id == outbox_id, _OUTBOX.c.status.in_(from_statuses))
-                             .values(status="pending", next_attempt_at=None))
-    return result.rowcount == 1
-
-
-def requeue(session: Session, outbox_id: int, now: dt.datetime) -> bool:
-    """An incident retried: the message goes with the next dispatch (False: it was sent meanwhile)."""
-    return _requeue(session, outbox_id, ("pending", "failed"))
-
-
-def abandon(session: Session, outbox_id: int) -> None:
-    """An incident closed by staff: its message is not sent (unless it went already)."""
-    session.execute(update(_OUTBOX).where(_OUTBOX.c.id == outbox_id, _OUTBOX.c.status.in_(("pending", "failed")))
-                    .values(status="cancelled", next_attempt_at=None))
-
-
-incidents.register_source("outbox", requeue=requeue, abandon=abandon)
 
 PAYMENT_TYPES = ("school_paid",)
 
@@ -276,7 +257,7 @@ PAYMENT_TYPES = ("school_paid",)
 def resend(session: Session, case_id: int, message_type: str, *, today: dt.date, now: dt.datetime) -> dict:
     """Staff send a case's message again. A letter goes again as a new message (a second
     copy). A payment order goes again as the same order with the same idempotency key (it
-    names the case and the quarter: engine/ledger.py), so the gateway never pays twice; of
+    names the case and the quarter: Casebook._ledger_entry), so the gateway never pays twice; of
     a case's orders, the newest one not yet delivered, else the newest."""
     if message_type in PAYMENT_TYPES:
         orders = [o for o in session.scalars(select(OutboxMessage).where(OutboxMessage.case_id == case_id,
@@ -287,7 +268,7 @@ def resend(session: Session, case_id: int, message_type: str, *, today: dt.date,
             raise InputError(f"case-{case_id} has no {message_type} payment order to resend")
         order = next((o for o in orders if o.status != "sent"), orders[0])
         was = order.status
-        _requeue(session, order.id, ("pending", "failed", "sent", "cancelled"))
+        incidents.requeue_message(session, order.id, ("pending", "failed", "sent", "cancelled"))
         incident = incidents.active_for(session, "outbox", order.id)
         if incident is not None:
             incidents.retry(session, now=now, on=today, incident_id=incident.id)

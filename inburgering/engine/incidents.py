@@ -15,53 +15,93 @@ closed, so opening one again updates it (attempts, error) instead of adding anot
     open or retried ──staff close, with a resolution──▶ closed (the step is given up)
 
 The step's own code opens incidents (`open_incident`) and closes them when it succeeds
-(`resolve_source`). What a retry or a close does to the source row belongs to the engine
-module of that table: it registers it with `register_source`.
+(`resolve_source`). What a retry or a close does to the source row is in one table here
+(`SOURCES`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from inburgering.engine.errors import InputError
-from inburgering.store.models import INCIDENT_ACTIVE, Incident
+from inburgering.store.models import INCIDENT_ACTIVE, Deadline, Incident, OutboxMessage, ReceivedEvent
+
+_OUTBOX = OutboxMessage.__table__
 
 KINDS = ("delivery", "timer", "event")
 STATES = ("open", "retried", "closed")
-# The engine module that registers each source table's retry and close (imported on demand).
-SOURCE_MODULES = {"outbox": "inburgering.engine.dispatch", "deadlines": "inburgering.engine.service",
-                  "received_events": "inburgering.engine.service"}
+
+
+# ---- what a retry or a close does to the row of work, per source table ------------------------
+
+
+def requeue_message(session: Session, outbox_id: int, from_statuses: tuple[str, ...] = ("pending", "failed")) -> bool:
+    """The message goes with the next dispatch (False: it was sent meanwhile)."""
+    result = session.execute(update(_OUTBOX).where(_OUTBOX.c.id == outbox_id, _OUTBOX.c.status.in_(from_statuses))
+                             .values(status="pending", next_attempt_at=None))
+    return result.rowcount == 1
+
+
+def _abandon_message(session: Session, outbox_id: int) -> None:
+    """Its message is not sent (unless it went already)."""
+    session.execute(update(_OUTBOX).where(_OUTBOX.c.id == outbox_id, _OUTBOX.c.status.in_(("pending", "failed")))
+                    .values(status="cancelled", next_attempt_at=None))
+
+
+def _requeue_event(session: Session, inbox_id: int) -> bool:
+    row = session.get(ReceivedEvent, inbox_id)
+    if row is None or row.status != "error":
+        return False
+    row.status, row.reason, row.processed_on = "pending", None, None
+    return True
+
+
+def _abandon_event(session: Session, inbox_id: int) -> None:
+    row = session.get(ReceivedEvent, inbox_id)
+    if row is not None and row.status in ("error", "pending"):
+        row.status, row.reason = "rejected", "not applied: staff closed its incident"
+
+
+def _requeue_deadline(session: Session, deadline_id: int) -> bool:
+    row = session.get(Deadline, deadline_id)
+    if row is None or row.state != "incident":
+        return False
+    row.state, row.closed_on = "open", None
+    return True
+
+
+def _abandon_deadline(session: Session, deadline_id: int) -> None:
+    row = session.get(Deadline, deadline_id)
+    if row is not None and row.state == "incident":
+        row.state = "cancelled"
 
 
 @dataclass(frozen=True)
 class SourceHandlers:
     # Put the row's work back in the queue; False when there is nothing left to do (done meanwhile).
-    requeue: Callable[[Session, int, dt.datetime], bool]
+    requeue: Callable[[Session, int], bool]
     # Give the row's work up (staff closed its incident).
     abandon: Callable[[Session, int], None]
 
 
-_HANDLERS: dict[str, SourceHandlers] = {}
-
-
-def register_source(source: str, *, requeue: Callable[[Session, int, dt.datetime], bool],
-                    abandon: Callable[[Session, int], None]) -> None:
-    _HANDLERS[source] = SourceHandlers(requeue, abandon)
+# One table, the only registration there is: the source tables incidents name.
+SOURCES: dict[str, SourceHandlers] = {
+    "outbox": SourceHandlers(requeue_message, _abandon_message),
+    "received_events": SourceHandlers(_requeue_event, _abandon_event),
+    "deadlines": SourceHandlers(_requeue_deadline, _abandon_deadline),
+}
 
 
 def _handlers(source: str) -> SourceHandlers:
-    if source not in _HANDLERS and source in SOURCE_MODULES:
-        importlib.import_module(SOURCE_MODULES[source])
-    if source not in _HANDLERS:
-        raise RuntimeError(f"no retry and close registered for incidents on {source!r}")
-    return _HANDLERS[source]
+    if source not in SOURCES:
+        raise RuntimeError(f"no retry and close for incidents on {source!r}")
+    return SOURCES[source]
 
 
 # ---- the step's side ---------------------------------------------------------------------------
@@ -140,7 +180,7 @@ def retry(session: Session, *, now: dt.datetime, on: dt.date, incident_id: int |
             query = query.where(Incident.kind == _kind(kind))
         incidents = list(session.scalars(query.order_by(Incident.id)))
     for incident in incidents:
-        if _handlers(incident.source).requeue(session, incident.source_id, now):
+        if _handlers(incident.source).requeue(session, incident.source_id):
             incident.state = "retried"
         else:
             _close(incident, "nothing left to do: the step was done before the retry", on)

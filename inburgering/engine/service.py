@@ -21,11 +21,10 @@ from sqlalchemy.orm import Session
 from inburgering.domain.bsn import quote, validate_bsn
 from inburgering.domain.events import EVENT_TYPES, Event, event_payload, parse_event
 from inburgering.domain.policy import Policy
-from inburgering.domain.process import EventRejected, Timer
-from inburgering.domain.registry import process_for, process_named
-from inburgering.engine.batch import INBOX, Batch, DeadlineRecord, allocate_ids, held_letter_types
+from inburgering.engine.batch import INBOX, Batch, allocate_ids, held_letter_types
+from inburgering.engine.casebook import Outcome
 from inburgering.engine.errors import InputError
-from inburgering.engine.incidents import open_incident, register_source
+from inburgering.engine.incidents import open_incident
 from inburgering.store.db import CaseFile, load_policy
 from inburgering.store.models import Case, Deadline, HeldLetter, LetterHold, Person, ReceivedEvent
 
@@ -33,7 +32,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_BATCH = 2000
 MAX_ROUNDS = 1000  # rounds of batches in one monitor run: the people with timers due come in batches
-MAX_PASSES = 100  # timers opening timers due the same day, within one batch
 
 
 # ---- people -------------------------------------------------------------------------------
@@ -410,18 +408,10 @@ class Worker:
         batch.load_people(people)
         for inbox_id, person_id, payload in session.execute(_PENDING_OF_PEOPLE,
                                                              {"as_of": as_of, "ids": sorted(people)}):
-            _apply_event(batch, inbox_id, person_id, payload, report)
-        fired: set[tuple[int, str]] = set()  # (case, kind): a timer due again the day it fired loops
-        parked: list[tuple[DeadlineRecord, Exception]] = []
-        for _ in range(MAX_PASSES):
-            due = batch.due_deadlines(people)
-            if not due:
-                break
-            for deadline in due:
-                if deadline.state == "open":  # an earlier timer of this pass may have closed it
-                    _fire(batch, deadline, fired, parked, report)
-        else:
-            raise RuntimeError(f"timers kept opening timers due on {as_of} after {MAX_PASSES} passes")
+            _count(batch, inbox_id, batch.apply(person_id, payload, inbox_id), report)
+        fired, parked = batch.fire_due(people)
+        report.fired.update(fired)
+        report.incidents += len(parked)
         batch.finish()
         for deadline, exc in parked:  # the deadline has its id now
             case = deadline.case
@@ -455,48 +445,20 @@ _PENDING_EVENTS = _claimed(
     .limit(bindparam("limit")), ReceivedEvent.person_id)
 
 
-def _apply_event(batch: Batch, inbox_id: int, person_id: int, payload: dict, report: RunReport) -> None:
-    restore = batch.savepoint(person_id)
-    event = process = None
-    try:
-        event = parse_event(payload)  # a row stored by an older version may not parse any more
-        process = process_for(event)
-        if process is None:
-            raise EventRejected(f"no process handles {event.type} events yet")  # type: ignore[attr-defined]
-        ctx = batch.context(person_id)
-        if ctx.journey.ended_on is not None:
-            raise EventRejected(f"{ctx.journey.ended_words()}: no further events are taken for this person")
-        key = process.case_key(event, ctx)
-        case = batch.cases.get((person_id, process.name, key))
-        if case is not None and case.closed_on is not None and not process.opens_case(event):
-            case = None
-        if case is None:
-            if not process.opens_case(event):
-                raise EventRejected(process.no_case_reason(event))
-            case, state = batch.new_case(person_id, process, key), process.new_state(event, ctx)
-        else:
-            state = batch.state_of(case)
-        batch.commit_transition(case, process.on_event(state, event, ctx), cause=event.type)  # type: ignore[attr-defined]
-    except EventRejected as rejected:
-        restore()
-        batch.record_outcome(inbox_id, "rejected", rejected.reason)
+def _count(batch: Batch, inbox_id: int, outcome: Outcome, report: RunReport) -> None:
+    """An event's outcome in the run's report; an event that raised is parked as an incident."""
+    if outcome.status == "applied":
+        report.applied += 1
+    elif outcome.status == "rejected":
         report.rejected += 1
-        return
-    except Exception as exc:  # a bug must not block the inbox: park the event as an incident
-        restore()
-        log.exception("event %s could not be applied", inbox_id)
-        batch.record_outcome(inbox_id, "error", "the event could not be applied (an error in the engine); it is "
-                                                "parked as an incident for staff to retry")
-        case_id = _case_of(batch, person_id, process)
-        kind = getattr(event, "type", None) or str(payload.get("type", "an"))[:60]
+    else:
+        case_id = outcome.case.id if outcome.case is not None else None
         open_incident(batch.session, kind="event", source="received_events", source_id=inbox_id, case_id=case_id,
-                      summary=f"{kind} event {inbox_id} could not be applied" + (f" to case-{case_id}" if case_id else ""),
-                      on=batch.as_of, error=f"{type(exc).__name__}: {exc}")
+                      summary=f"{outcome.event_type} event {inbox_id} could not be applied"
+                              + (f" to case-{case_id}" if case_id else ""),
+                      on=batch.as_of, error=f"{type(outcome.error).__name__}: {outcome.error}")
         report.errors += 1
         report.incidents += 1
-        return
-    batch.record_outcome(inbox_id, "applied", case=case)
-    report.applied += 1
 
 
 # ---- the deadline monitor ----------------------------------------------------------------------
@@ -507,35 +469,6 @@ def run_monitor(case_file: CaseFile, as_of: dt.date, *, batch_size: int = DEFAUL
     """Fire every open deadline due on or before `as_of` (the people's pending events first), in
     batches, each claiming its people. A timer that raises or loops is parked as an incident."""
     return Worker(case_file, partition=partition).run_monitor(as_of, batch_size=batch_size)
-
-
-def _fire(batch: Batch, deadline: DeadlineRecord, fired: set[tuple[int, str]],
-          parked: list[tuple[DeadlineRecord, Exception]], report: RunReport) -> None:
-    """Fire one timer; on failure park it (an incident, once it has its id) and go on."""
-    case = deadline.case
-    restore = batch.savepoint(case.person_id)
-    try:
-        if (id(case), deadline.kind) in fired:
-            raise TimerLoop(f"the timer {deadline.kind} came due again on {batch.as_of}, the day it fired: the "
-                            "policy or the process makes it loop (e.g. an interval of 0 days)")
-        fired.add((id(case), deadline.kind))
-        batch.take_deadline(case, deadline)
-        timer = Timer(deadline.kind, deadline.due_on, deadline.data)
-        transition = process_named(case.process).on_timer(batch.state_of(case), timer, batch.context(case.person_id))
-        batch.commit_transition(case, transition, cause=f"timer:{deadline.kind}")
-    except Exception as exc:
-        restore()
-        if not isinstance(exc, TimerLoop):
-            log.exception("timer %s of case-%s could not fire", deadline.kind, case.id)
-        batch.park_deadline(deadline)
-        parked.append((deadline, exc))
-        report.incidents += 1
-        return
-    report.fired[deadline.kind] += 1
-
-
-class TimerLoop(RuntimeError):
-    pass
 
 
 # The pending events of people this batch has claimed (their rows are theirs already).
@@ -551,49 +484,6 @@ _DUE_DEADLINES = _claimed(
     .where(Deadline.state == "open", Deadline.due_on <= bindparam("as_of"))
     .order_by(Deadline.due_on, Deadline.id)
     .limit(bindparam("limit")), Case.person_id)
-
-
-def _case_of(batch: Batch, person_id: int, process) -> int | None:  # noqa: ANN001
-    """The case an event that failed was for, if it can be told without running it again."""
-    if process is None:
-        return None
-    cases = [c for c in batch.people[person_id].cases if c.process == process.name and c.id is not None]
-    return cases[-1].id if len(cases) == 1 else None
-
-
-# ---- incidents on received events and deadlines: what staff retry and close --------------------
-
-
-def _requeue_event(session: Session, inbox_id: int, now: dt.datetime) -> bool:
-    row = session.get(ReceivedEvent, inbox_id)
-    if row is None or row.status != "error":
-        return False
-    row.status, row.reason, row.processed_on = "pending", None, None
-    return True
-
-
-def _abandon_event(session: Session, inbox_id: int) -> None:
-    row = session.get(ReceivedEvent, inbox_id)
-    if row is not None and row.status in ("error", "pending"):
-        row.status, row.reason = "rejected", "not applied: staff closed its incident"
-
-
-def _requeue_deadline(session: Session, deadline_id: int, now: dt.datetime) -> bool:
-    row = session.get(Deadline, deadline_id)
-    if row is None or row.state != "incident":
-        return False
-    row.state, row.closed_on = "open", None
-    return True
-
-
-def _abandon_deadline(session: Session, deadline_id: int) -> None:
-    row = session.get(Deadline, deadline_id)
-    if row is not None and row.state == "incident":
-        row.state = "cancelled"
-
-
-register_source("received_events", requeue=_requeue_event, abandon=_abandon_event)
-register_source("deadlines", requeue=_requeue_deadline, abandon=_abandon_deadline)
 
 
 def next_due_date(session: Session) -> dt.date | None:
