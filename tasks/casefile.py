@@ -84,7 +84,8 @@ def read_board(as_of: dt.date) -> dict:
 
 @task(name="record-staff-event")
 def record_event(case_id: int, event: dict, *, source: str, received_on: dt.date) -> dict:
-    """Receive an event given by staff for a case. The person is found from the case:
+    """Receive an event given by staff for a case and apply it at once (its outcome returned).
+    The person is found from the case:
     no personal data travels through Prefect. An event dated after `received_on` (today)
     is refused before anything is stored: it has not happened yet. A refusal is returned
     (status "refused" and the sentence), not raised: the caller says it where staff read it."""
@@ -98,29 +99,18 @@ def record_event(case_id: int, event: dict, *, source: str, received_on: dt.date
             if checked.date > received_on:
                 raise InputError(f"date: {checked.date} is after today ({received_on}); record an event on or after "
                                  "the day it happened")
-            row = service.receive(session, {**event, "person": ref}, source=source, received_on=received_on)
-            return {"received": row.id, "status": row.status, "reason": row.reason}
+            return service.apply_now(session, {**event, "person": ref}, source=source, received_on=received_on)
     except InputError as exc:
         return {"received": None, "status": "refused", "reason": str(exc)}
 
 
-@task(name="event-outcome")
-def event_outcome(received_id: int) -> dict:
-    with case_file().transaction() as session:
-        row = session.get(ReceivedEvent, received_id)
-        return {"received": row.id, "status": row.status, "reason": row.reason}
-
-
 def apply_staff_event(case_id: int, event: dict, *, source: str) -> dict:
-    """Record staff input for a case and apply it now (with whatever else is pending): the
+    """Record staff input for a case and apply it now, to its own person, in one transaction
+    (service.apply_now: waits for a worker that holds the person, never reads "pending"): the
     outcome, {"status": "applied"} or, when the input or the case refuses it, another status
     ("refused", "rejected", "duplicate") with the reason in the rule's own sentence. Nothing is
     half-applied."""
-    today = today_in_amsterdam()
-    received = record_event(case_id, event, source=source, received_on=today)
-    if received["status"] == "pending":
-        ingest_pending(today)
-        received = event_outcome(received["received"])
+    received = record_event(case_id, event, source=source, received_on=today_in_amsterdam())
     if received["status"] != "applied" and not received["reason"]:
         received["reason"] = "no reason was recorded"
     return received

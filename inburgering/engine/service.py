@@ -295,7 +295,7 @@ class Worker:
     `day` does a simulated day in one transaction; in production every batch loads afresh
     (other workers change people between runs)."""
 
-    def __init__(self, case_file: CaseFile, *, partition: Partition = ALL, keep_loaded: bool = False,
+    def __init__(self, case_file: CaseFile | None, *, partition: Partition = ALL, keep_loaded: bool = False,
                  keep_people: int = 10_000):
         self.case_file = case_file
         self.partition = partition
@@ -389,13 +389,16 @@ class Worker:
         _, held = _day_settings(session, as_of)
         people = [pid for pid, in _claiming(session, _holds_with_work(held, alert_overdue),
                                             {"as_of": as_of, **self.partition.values()})]
-        if not people:
-            return
+        if people:
+            report.took(self._release_holds_of(session, as_of, people, alert_overdue=alert_overdue))
+
+    def _release_holds_of(self, session: Session, as_of: dt.date, people: list[int], *,
+                          alert_overdue: bool = False) -> Batch:
         batch = self._batch_for(session, as_of)
         batch.load_people(people)
         batch.release_holds(people, alert_overdue=alert_overdue)
         batch.finish()
-        report.took(batch)
+        return batch
 
     def _bring_up_to_date(self, session: Session, as_of: dt.date, people: set[int], report: RunReport) -> None:
         """One person's day, for every person claimed: their pending events dated up to `as_of`,
@@ -419,6 +422,36 @@ class Worker:
                           summary=f"the timer {deadline.kind} of case-{case.id} could not fire", on=as_of,
                           error=f"{type(exc).__name__}: {exc}")
         report.took(batch)
+
+
+def apply_now(session: Session, raw: dict[str, Any], *, source: str, received_on: dt.date) -> dict[str, Any]:
+    """Receive one event (staff input) and apply it to its own person at once, in the caller's
+    transaction: the person is claimed — waiting for a worker that holds them, not skipping
+    them as an ingest does — then the event goes into the inbox and the person is brought up
+    to date as an ingest would (released held letters, their pending events, their due timers).
+    Returns the event's outcome: {"received", "status", "reason"}; the status is applied,
+    rejected, duplicate or error, never pending."""
+    event = validate_event(raw)
+    person_id = session.scalar(_claim_person(session), {"ref": event.person})
+    if person_id is None:
+        raise unknown_person(event.person)
+    row = receive(session, raw, source=source, received_on=received_on)
+    if row.status == "pending" and row.event_date <= received_on:
+        worker = Worker(None)
+        worker._release_holds_of(session, received_on, [person_id])
+        worker._bring_up_to_date(session, received_on, {person_id}, RunReport(received_on))
+    status, reason = session.execute(select(ReceivedEvent.status, ReceivedEvent.reason)
+                                     .where(ReceivedEvent.id == row.id)).one()
+    return {"received": row.id, "status": status, "reason": reason}
+
+
+def _claim_person(session: Session) -> Select:
+    """The person by ref, locked for this transaction on PostgreSQL (waiting for another worker's
+    claim to end); on SQLite the write transaction (BEGIN IMMEDIATE) is the claim."""
+    query = select(Person.id).where(Person.ref == bindparam("ref"))
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(of=Person.__table__)
+    return query
 
 
 def _day_settings(session: Session, as_of: dt.date) -> tuple[Policy, frozenset[str]]:
