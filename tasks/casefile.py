@@ -12,7 +12,7 @@ from inburgering.engine import board, dispatch, service
 from inburgering.engine.errors import InputError
 from inburgering.store.db import CaseFile, load_policy
 from inburgering.domain.calendar import today_in_amsterdam
-from inburgering.store.models import Case, HeldLetter, Person, ReceivedEvent
+from inburgering.store.models import Case, HeldLetter, Person
 from tasks.events import announce_alerts
 
 _case_files: dict[str, CaseFile] = {}
