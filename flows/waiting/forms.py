@@ -23,7 +23,7 @@ from flows.invoicing.forms import FORMS as INVOICING
 from flows.objection.forms import FORMS as OBJECTION
 from flows.term.forms import FORMS as TERM
 from inburgering.domain.bsn import redact_bsn
-from inburgering.engine.batch import without_holds
+from inburgering.engine.casebook import without_holds
 from flows.waiting.cases import CaseWait
 
 

@@ -22,15 +22,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from inburgering.domain.policy import Policy
 from inburgering.domain.process import PersonFacts
-from inburgering.engine.casebook import (  # noqa: F401 - CHANNEL_BY_KIND, without_holds: read by dispatch and forms
-    CASE_COLUMNS,
-    CHANNEL_BY_KIND,
-    Casebook,
-    CaseRecord,
-    DeadlineRecord,
-    HeldRecord,
-    without_holds,
-)
+from inburgering.engine.casebook import CASE_COLUMNS, Casebook, CaseRecord, DeadlineRecord, HeldRecord
 from inburgering.store.models import Base, Case, Deadline, HeldLetter, LetterHold, Person, ReceivedEvent
 
 CASES: Table = Case.__table__  # type: ignore[assignment]

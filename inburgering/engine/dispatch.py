@@ -36,7 +36,7 @@ from inburgering.letters.stored import letter_text
 from inburgering.engine.faults import crash_point
 from inburgering.domain.calendar import day_in_amsterdam
 from inburgering.engine import incidents
-from inburgering.engine.batch import CHANNEL_BY_KIND
+from inburgering.engine.casebook import CHANNEL_BY_KIND
 from inburgering.engine.errors import InputError
 from inburgering.gateway.client import GatewayClient, GatewayError, GatewayRefused, GatewayUnavailable, \
     GatewayUnreachable
