@@ -2,8 +2,9 @@
 
 The same path as `inburgering scenario run`: the people are registered and every event
 received into the inbox with `register_people` and `receive_many` (which validate every
-event), then each simulated day is one committed transaction of one long-lived worker
-(`Worker(keep_loaded=True).day`: the day's events, then its deadline monitor) — on a fresh
+event), then each simulated day with something due is one committed transaction of one
+long-lived worker (`Worker(keep_loaded=True).day`: the day's events, then its deadline
+monitor; days with nothing due skipped, engine/driver.py) — on a fresh
 SQLite file with the engine's own settings (WAL, synchronous=NORMAL; nothing is switched
 off for the benchmark). Unlike a scenario file, the journeys are generated and received
 `CHUNK` at a time, so memory does not grow with their number.
@@ -25,6 +26,7 @@ from sqlalchemy import func, select
 
 from bench.generate import Journeys, generate_chunks
 from inburgering.engine import service
+from inburgering.engine.driver import skip_days
 from inburgering.store.db import CaseFile
 from inburgering.store.models import JournalEntry, Letter, ReceivedEvent
 
@@ -36,6 +38,7 @@ class BenchResult:
     seed: int
     events: int
     simulated_days: int
+    days_run: int  # the days with something due (the others are skipped)
     generate_seconds: float
     receive_seconds: float  # validate (parse_scenario) + register people + receive into the inbox
     replay_seconds: float  # every day: ingest + deadline monitor
@@ -107,16 +110,19 @@ def run_bench(journeys: int, *, years: int = 3, seed: int = 1, directory: str | 
         try:
             received = receive_journeys(case_file, journeys, years=years, seed=seed)
             start, until = received.start, received.until
-            days = [start + dt.timedelta(days=i) for i in range((until - start).days + 1)]
+            span = (until - start).days + 1
             day_times = []
             worker = service.Worker(case_file, keep_loaded=True)  # as `scenario run` replays
-            t1 = time.perf_counter()
-            for n, day in enumerate(days, start=1):
+
+            def timed_day(day: dt.date) -> None:
                 a = time.perf_counter()
                 worker.day(day)
                 day_times.append(time.perf_counter() - a)
                 if progress:
-                    progress(n, len(days))
+                    progress((day - start).days + 1, span)
+
+            t1 = time.perf_counter()
+            skip_days(case_file, start, until, timed_day)  # days with nothing due skipped, as replays do
             replay_seconds = time.perf_counter() - t1
             with case_file.transaction() as session:
                 letters = session.scalar(select(func.count(Letter.id)))
@@ -128,7 +134,7 @@ def run_bench(journeys: int, *, years: int = 3, seed: int = 1, directory: str | 
         size = sum(os.path.getsize(p) for p in Path(tmp).iterdir())
     wall = received.receive_seconds + replay_seconds
     return BenchResult(
-        journeys=journeys, years=years, seed=seed, events=received.events, simulated_days=len(days),
+        journeys=journeys, years=years, seed=seed, events=received.events, simulated_days=span, days_run=len(day_times),
         generate_seconds=round(received.generate_seconds, 3), receive_seconds=round(received.receive_seconds, 3),
         replay_seconds=round(replay_seconds, 3), wall_seconds=round(wall, 3),
         events_per_second=round(received.events / wall, 1),

@@ -63,3 +63,14 @@ def flows_database(tmp_path, monkeypatch):
     cf = CaseFile(url)
     yield cf
     cf.dispose()
+
+
+# `bin/test -m fast`: the processes' rules and the casebook in memory (no case file, no Prefect).
+FAST_MODULES = {"test_agi_rules", "test_calendar", "test_exams_process", "test_exams_rules", "test_invoicing_rules",
+                "test_invoicing_properties", "test_state_discipline", "test_policy_validation"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.module is not None and item.module.__name__.rsplit(".", 1)[-1] in FAST_MODULES:
+            item.add_marker(pytest.mark.fast)

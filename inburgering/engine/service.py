@@ -12,6 +12,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from pydantic import ValidationError
@@ -277,6 +278,7 @@ def _alerts(batch: Batch) -> list[dict]:
     return [{"case": c.label, "process": c.process, "type": t, **d} for c, t, d in batch.alerts]
 
 
+@lru_cache(maxsize=64)  # built once per set of held types: building it cost more than running it
 def _holds_with_work(held: frozenset[str], alert_overdue: bool):
     """The people with a held letter that can go now (its type is no longer held) or is overdue."""
     can_go = HeldLetter.type.not_in(sorted(held)) if "*" not in held else false()
