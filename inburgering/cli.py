@@ -130,12 +130,19 @@ def migrate(down_to: Optional[str] = typer.Option(
 def cases(
     process: Optional[str] = typer.Option(None, help="Only this process."),
     late: bool = typer.Option(False, help="Only late cases."),
+    categories: bool = typer.Option(False, help="Who the people are: asylum, family, other, and no category known."),
 ) -> None:
     """What cases wait for, since when, and what is late; with --process, every open case of it."""
     from inburgering.domain.calendar import today_in_amsterdam
     from inburgering.engine import board
     from inburgering.store.db import CaseFile
 
+    if categories:
+        with CaseFile().transaction() as session:
+            counts = board.people_by_category(session)
+        _console().print(_text_table(f"people by category: {counts['unknown']} with no category known",
+                                     [{"category": k, "people": v} for k, v in counts.items()]))
+        return
     with CaseFile().transaction() as session:
         rows = board.late_cases(session, today_in_amsterdam())[1] if late else board.waiting_cases(session, process)
     title = "late cases" if late else f"open {process} cases" if process else "waiting cases"

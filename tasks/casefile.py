@@ -74,7 +74,8 @@ def board_data(as_of: dt.date) -> dict:
                 "terms_ending": (ending_total, ending), "terms_passed": (passed_total, passed),
                 "holds": service.active_holds(session, as_of), "sent": board.sent_on(session, as_of),
                 "incident_counts": board.incident_board(session), "incidents": board.open_incidents(session),
-                "decisions": board.decisions(session, as_of, load_policy(session))}
+                "decisions": board.decisions(session, as_of, load_policy(session)),
+                "categories": board.people_by_category(session)}
 
 
 @task(name="read-case-board")

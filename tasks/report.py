@@ -91,6 +91,7 @@ def board_markdown(as_of: dt.date, at: str, board: dict) -> str:
                   for r in board["incident_counts"]})
         + "\nSee the `open-incidents` artifact; staff run `retry-incidents` or `close-incident`.\n"
         + "\n## Open cases per status\n\n" + _rows(board["statuses"], ["process", "status", "cases"], "no open cases")
+        + _categories(board.get("categories"))
     )
 
 
@@ -104,6 +105,15 @@ def _decisions_markdown(decisions: dict | None) -> str:
             f"\n## Penalties running (Awb 4:17): {len(penalties)}\n\n"
             + _rows(penalties, ["case", "process", "decision", "notice_on", "days", "amount_so_far", "run"], "none")
             + f"\n## Objections waiting for a staff decision: {decisions['objections_waiting']}\n")
+
+
+def _categories(counts: dict[str, int] | None) -> str:
+    """Who the people are (domain.md §1): how many have no category known (treated as other)."""
+    if counts is None:
+        return ""
+    return (f"\n## Who the people are: {counts['unknown']} with no category known\n\n"
+            "The IND sends the category with the residence permit; without it a person is treated as *other* "
+            "(a DUO loan, the fine by the table).\n\n" + _table(counts))
 
 
 def write_boards(as_of: dt.date, board: dict) -> None:

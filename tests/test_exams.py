@@ -209,7 +209,9 @@ def test_wi2021_b1_route_diploma_after_the_four_language_parts_and_knm():
     (diploma,) = entries(result, "letter", "diploma")
     assert diploma["date"] == "2022-07-15"
     assert [item["part"] for item in diploma["data"]["parts"]] == parts
-    assert diploma["data"]["obligation_met_on"] == "2022-07-15"
+    # issue 21: the exams alone do not meet a Wi2021 obligation; the PVT and the MAP are part of it
+    assert diploma["data"]["obligation_met_on"] is None
+    assert diploma["data"]["still_needed"] == ["participation_statement", "map"]
 
 
 # ---- rescheduling and cancelling ----------------------------------------------------------------------
@@ -358,12 +360,13 @@ def test_a_diploma_without_the_participation_statement_meets_the_obligation_only
     pvt_later = {"date": "2020-06-15", "person": "p1", "type": "participation_statement_signed"}
     result = run(events + [register("2020-06-10", "knm", "online", "2020-07-28"), pvt_later],
                  until="2020-06-20", people={"p1": YOUNG | {"email": "amina@example.org"}})
+    # issue 21: the PVT is part of the Wi2013 exam: the diploma goes out once it is signed too
     (diploma,) = entries(result, "letter", "diploma")
-    assert diploma["date"] == "2020-06-02"
-    assert diploma["data"]["obligation_met_on"] is None
-    assert diploma["data"]["participation_statement_outstanding"] is True
-    assert rejected(result, events + [pvt_later]) == {len(events): "the diploma was issued on 2020-06-02: no further "
-                                                                   "exams are needed"}
+    assert diploma["date"] == "2020-06-15"
+    assert diploma["data"]["obligation_met_on"] == "2020-06-15"
+    assert rejected(result, events + [pvt_later]) == {len(events): "every exam part was passed by 2020-06-02: no "
+                                                                   "further exams are needed (the diploma waits for "
+                                                                   "the participation statement)"}
     # met the day the statement is signed: the loan's repayment starts six months later
     (notice,) = entries(result, "letter", "repayment_notice")
     assert (notice["date"], notice["data"]["obligation_met_on"], notice["data"]["repayment_from"]) == (

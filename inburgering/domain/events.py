@@ -97,10 +97,16 @@ class Event(Checked):
     person: Text
 
 
+Category = Literal["asylum", "family", "other"]
+
+
 class ResidencePermitGranted(Event):
     type: Literal["residence_permit_granted"]
     obligation_start: Day | None = None
     voluntary: bool = False
+    # Who the person is (the IND says): an asylum status holder, a family migrant or other.
+    # Absent: not known, treated as other (domain.md §1).
+    category: Category | None = None
 
 
 class BsnRegistered(Event):
@@ -211,7 +217,12 @@ class AgiApplicationReceived(Event):
 
 
 class SchoolDeclarationReceived(Event):
+    """The school's declaration of course participation (Verklaring deelname cursus): with an
+    open AGI application it completes the file; its hours at a listed school count for the fine."""
+
     type: Literal["school_declaration_received"]
+    school: Text | None = None
+    hours: int | None = Field(default=None, ge=0, le=10_000)
 
 
 class AlfaTestInvoicePaid(Event):
@@ -225,7 +236,7 @@ class AlfaTestTaken(Event):
 
 class StaffDecision(Event):
     type: Literal["staff_decision"]
-    case: Literal["agi", "extension", "exemption", "objection"]
+    case: Literal["agi", "extension", "exemption", "objection", "fine"]
     decision: Literal["granted", "refused"]
     reason: Text | None = None
 
@@ -254,7 +265,8 @@ class CourseHoursReported(Event):
 
 
 class ParticipationStatementSigned(Event):
-    """Wi2013, obligation from 2017-10-01: the participation statement (PVT) the diploma needs."""
+    """The municipality: the participation statement (PVT) — Wi2013 obligations from 2017-10-01
+    (the diploma needs it), and every Wi2021 obligation (a piece of the obligation)."""
 
     type: Literal["participation_statement_signed"]
 
@@ -306,6 +318,19 @@ class FinePaid(Event):
     amount: Money
 
 
+class MapCompleted(Event):
+    """The municipality: the Wi2021 Module Arbeidsmarkt & Participatie (MAP) is done."""
+
+    type: Literal["map_completed"]
+
+
+class RouteCompleted(Event):
+    """The municipality: a Wi2021 onderwijsroute or Z-route is completed."""
+
+    type: Literal["route_completed"]
+    route: Literal["onderwijs", "z"]
+
+
 class JourneyEnded(Event):
     type: Literal["journey_ended"]
     reason: Literal["emigrated", "died", "naturalised", "permit_withdrawn"]
@@ -319,7 +344,7 @@ AnyEvent = Annotated[
         SchoolDeclarationReceived, AlfaTestInvoicePaid, AlfaTestTaken, StaffDecision,
         ExtensionRequested, CourseHoursReported, ParticipationStatementSigned, JourneyEnded,
         ExemptionApplicationReceived, ApplicationCompleted, MedicalAdviceReceived, ObjectionReceived,
-        NoticeOfDefaultReceived, FinePaid,
+        NoticeOfDefaultReceived, FinePaid, MapCompleted, RouteCompleted,
     ],
     Field(discriminator="type"),
 ]

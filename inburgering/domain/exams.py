@@ -31,9 +31,13 @@ Rules, and the choices made where the sources leave room (⚠):
   letter: letter `exam_cancellation` confirms it. ⚠ Refund rules are not modelled.
 - `exam_result` needs a registered exam whose date has come; a fail closes that
   registration (register again), a pass records the part. When every required part is
-  passed, letter `diploma` goes out (with `obligation_met_on` when it meets the
-  obligation; a Wi2013 diploma still waiting for the participation statement says so),
-  `diploma_on` is set, and the case closes: every later exam event is refused.
+  passed, the journey is told (`DiplomaObtained`) and letter `diploma` goes out (with
+  `obligation_met_on` when it meets the obligation; a Wi2021 diploma lists under
+  `still_needed` the PVT and the MAP the obligation still needs), `diploma_on` is set, and
+  the case closes: every later exam event is refused. Under the Wi2013 the PVT is part of
+  the exam (domain.md §1): while it is outstanding the case waits for it
+  (`waiting_for_participation_statement`) and the diploma goes out the day the journey
+  says the obligation is met (`ObligationMet`): on the later of the last part and the PVT.
 - Letters on hold are the engine's (they wait with the case until the hold is lifted); an
   invitation still on hold is taken back (`Withdraw`) by a reschedule or cancellation.
 """
@@ -56,13 +60,14 @@ from inburgering.domain.events import (
     ExamResult,
 )
 from inburgering.domain.exam_rules import INVITATIONS, Facts
-from inburgering.domain.journey import OBLIGATED_REGIMES, DiplomaObtained, refusal_after_journey
+from inburgering.domain.journey import OBLIGATED_REGIMES, DiplomaObtained, ObligationMet, refusal_after_journey
 from inburgering.domain.process import (
     Action,
     CancelDeadline,
     Communicate,
     Context,
     EventRejected,
+    Fact,
     OpenDeadline,
     Process,
     State,
@@ -105,6 +110,7 @@ class ExamsState(State):
     history: list[Registration] = []  # closed registrations, oldest first
     passed: dict[str, dt.date] = {}  # part -> day the pass was recorded
     held_letters: list[dict[str, Any]] = []  # stored cases from before holds were the engine's
+    parts_passed_on: dt.date | None = None  # every required part passed (Wi2013: the PVT may still be outstanding)
     diploma_on: dt.date | None = None
 
 
@@ -112,6 +118,7 @@ class ExamsProcess(Process):
     name = "exams"
     state_model = ExamsState
     event_types = ("exam_registered", "exam_fee_paid", "exam_rescheduled", "exam_cancelled", "exam_result")
+    facts = (ObligationMet,)
 
     def opens_case(self, event: Event) -> bool:
         return isinstance(event, ExamRegistered)
@@ -127,6 +134,9 @@ class ExamsProcess(Process):
         state = state.copy_to_change()
         if state.diploma_on is not None:
             raise EventRejected(f"the diploma was issued on {state.diploma_on.isoformat()}: no further exams are needed")
+        if state.parts_passed_on is not None:
+            raise EventRejected(f"every exam part was passed by {state.parts_passed_on.isoformat()}: no further exams "
+                                "are needed (the diploma waits for the participation statement)")
         handler = {
             ExamRegistered: self._register,
             ExamFeePaid: self._fee_paid,
@@ -281,22 +291,44 @@ class ExamsProcess(Process):
         required = exam_rules.required_parts(facts)
         if not required or any(part not in state.passed for part in required):
             return []
-        state.diploma_on = ctx.today
+        state.parts_passed_on = ctx.today
+        journey = ctx.journey
         obligated = facts.regime in OBLIGATED_REGIMES
-        meets = obligated and ctx.journey.diploma_meets_obligation()
+        meets = obligated and journey.diploma_meets_obligation()
         actions: list[Action] = []
         for registration in list(state.open.values()):  # a part no longer required (e.g. AOW age reached)
             actions += self._withdraw_invitation(registration, ctx)[1]
             actions += self._close(state, registration, "not_needed", ctx)
+        if facts.regime == "wi2013" and obligated and not meets and journey.obligation_ended_on is None:
+            return actions + [DiplomaObtained(ctx.today)]  # the PVT is part of the Wi2013 exam: the diploma waits
+        still_needed = journey.missing(besides_exams=True) if obligated and not meets else []
+        return actions + [self._diploma(state, facts, required, ctx.today if meets else None, still_needed),
+                          DiplomaObtained(ctx.today)]
+
+    def _diploma(self, state: ExamsState, facts: Facts, required: list[str], met_on: dt.date | None,
+                 still_needed: list[str]) -> Communicate:
+        state.diploma_on = state.diploma_on or facts.on
         track = exam_rules.track_for(facts)
-        return actions + [DiplomaObtained(ctx.today), self._send("diploma", None, {
+        return self._send("diploma", None, {
             "regime": facts.regime,
             "route": facts.route if facts.regime == "wi2021" else None,
             "track": track.label if track else facts.regime,
             "parts": [{"part": part, "passed_on": state.passed[part]} for part in required],
-            "obligation_met_on": ctx.today if meets else None,
-            "participation_statement_outstanding": obligated and not meets,
-        })]
+            "obligation_met_on": met_on,
+            "participation_statement_outstanding": "participation_statement" in still_needed,
+            "still_needed": still_needed,
+        })
+
+    # ---- facts ---------------------------------------------------------------------------------------
+
+    def on_fact(self, state: ExamsState, fact: Fact, ctx: Context) -> Transition:
+        """The obligation met: a Wi2013 diploma that waited for the participation statement goes out."""
+        state = state.copy_to_change()
+        actions: list[Action] = []
+        if isinstance(fact, ObligationMet) and state.parts_passed_on is not None and state.diploma_on is None:
+            facts = _facts(ctx, ctx.today)
+            actions.append(self._diploma(state, facts, exam_rules.required_parts(facts), fact.on, []))
+        return self._settle(state, ctx, actions)
 
     @staticmethod
     def _send(letter_type: str, part: str | None, data: dict[str, Any]) -> Communicate:
@@ -307,6 +339,10 @@ class ExamsProcess(Process):
     def _settle(self, state: ExamsState, ctx: Context, actions: list[Action]) -> Transition:
         if state.diploma_on is not None:
             return Transition(state, "diploma", None, None, actions, closed=True)
+        if state.parts_passed_on is not None:
+            return Transition(state, "waiting_for_participation_statement",
+                              "the participation statement (PVT) from the municipality: the diploma follows",
+                              state.parts_passed_on, actions)
         registrations = sorted(state.open.values(), key=lambda r: (r.exam_date, r.part))
         unpaid = [r for r in registrations if r.needs_fee()]
         if unpaid:

@@ -148,6 +148,13 @@ class ExemptionProcess(Process):
             return event.case == "agi"
         return super().handles(event)
 
+    def takes(self, event: Event, ctx: Context) -> bool:
+        """A school's declaration with hours and no open AGI application is the term's (its hours
+        count for the fine); every other one is the AGI's."""
+        if isinstance(event, SchoolDeclarationReceived) and event.hours is not None:
+            return any(state.closed_on is None for state in ctx.cases_of(self.name).values())
+        return True
+
     def opens_case(self, event: Event) -> bool:
         return isinstance(event, AgiApplicationReceived)
 

@@ -9,6 +9,8 @@ Rules (shared/domain.md §1):
   age there is no obligation: the person gets the `not_obligated` letter ⚠ instead of a
   start letter; a minor's obligation starts on the 18th birthday: the start letter waits
   for that day;
+- who the person is (`category` on the residence permit: asylum | family | other; absent:
+  not known) goes to the journey with the obligation;
 - the start date is the start of the obligation (the permit date unless given), not the
   letter date; Wi2013 term: 3 years from the start; Wi2021: 3 years from the day after
   the first PIP;
@@ -28,7 +30,7 @@ from inburgering.domain.events import (
     PipEstablished,
     ResidencePermitGranted,
 )
-from inburgering.domain.journey import ObligationKnown, regime_for
+from inburgering.domain.journey import ObligationKnown, RouteSet, regime_for
 from inburgering.domain.term import TermStarted
 from inburgering.domain.process import (
     Communicate,
@@ -119,7 +121,7 @@ class IntakeProcess(Process):
             found = journey.obligation(start, event.voluntary, ctx.person.born, ctx.policy)
             state.obligation_start, state.voluntary, state.regime = found.start, event.voluntary, found.regime
             state.obligated, state.not_obligated_reason = found.obligated, found.reason
-            actions.append(ObligationKnown(found.regime, found.start, found.obligated, found.reason))
+            actions.append(ObligationKnown(found.regime, found.start, found.obligated, found.reason, event.category))
         elif isinstance(event, BsnRegistered):
             self._record(state, "bsn", event.date)
         elif isinstance(event, MunicipalityRegistered):
@@ -201,4 +203,6 @@ class IntakeProcess(Process):
             if state.obligated:
                 actions.append(TermStarted(state.regime, event.date + dt.timedelta(days=1), state.term_end))
         state.route = event.route
+        if state.obligated:  # the journey counts the pieces of this route; the term stays (Wi2021 art. 11 lid 3)
+            actions.append(RouteSet(event.route))
         return self._settle(state, ctx, actions)

@@ -41,6 +41,14 @@ Rules:
   cannot be set below what has already been paid or promised to schools from it.
 - When the obligation is met, a person with a loan gets the `repayment_notice` ⚠: repaying
   starts `repayment_start_months` (6) after the end of the integration.
+- By who the person is (domain.md §1, the journey's `category`): under the Wi2021 the
+  municipality pays an asylum status holder's course, so a `loan_granted` for one is
+  refused with the reason; under the Wi2013 an asylum status holder's loan is forgiven
+  (letter `loan_forgiven`: amount, what was paid from it) instead of the repayment notice
+  when the obligation is met within the term, extensions included (not in a follow-up term
+  after a fine; the exam parts passed within the term count, the PVT may come later), and
+  under the Keren rule on the day the term passes (the term's `SanctionsWaived`): never
+  recovered. A forgiven loan gets no repayment notice afterwards.
 """
 
 from __future__ import annotations
@@ -72,7 +80,7 @@ from inburgering.domain.invoicing_ledger import (
     school_key,
     split_payment,
 )
-from inburgering.domain.journey import JourneyState, ObligationMet
+from inburgering.domain.journey import JourneyState, ObligationMet, SanctionsWaived
 from inburgering.domain.money import fmt
 from inburgering.domain.process import (
     Action,
@@ -164,6 +172,7 @@ class LoanFile(BaseModel):
     amount: Money
     set_on: dt.date
     repayment_from: dt.date | None = None  # told once the obligation is met
+    forgiven_on: dt.date | None = None  # an asylum status holder's loan (domain.md §1)
 
 
 class InvoicingState(State):
@@ -249,11 +258,20 @@ def _not_open_reason(file: InvoiceFile) -> str:
 # ---- the process ----------------------------------------------------------------------------------
 
 
+def _forgiven_when_met(fact: ObligationMet, ctx: Context) -> bool:
+    """A Wi2013 asylum status holder met the obligation within the term, extensions included
+    (the first term, not a follow-up term after a fine; the exam parts passed within it count)."""
+    journey, term = ctx.journey, ctx.case("term")
+    if journey.regime != "wi2013" or not journey.asylum or term is None or term.cycle > 0:
+        return False
+    return min(fact.on, term.satisfied_on or fact.on) <= term.end
+
+
 class InvoicingProcess(Process):
     name = "invoicing"
     state_model = InvoicingState
     event_types: tuple[str, ...] = ("loan_granted", "invoice_submitted", "invoice_accepted", "invoice_refused")
-    facts = (ObligationMet,)
+    facts = (ObligationMet, SanctionsWaived)
 
     # -- which case ---------------------------------------------------------------------
 
@@ -313,6 +331,10 @@ class InvoicingProcess(Process):
         return self._settle(state, actions)
 
     def _set_loan(self, state: InvoicingState, event: LoanGranted, ctx: Context) -> Transition:
+        journey = ctx.journey
+        if journey.regime == "wi2021" and journey.asylum:
+            raise EventRejected("an asylum status holder integrating under the Wi2021 gets no DUO loan: the "
+                                "municipality pays the integration course")
         if event.amount < 0:
             raise EventRejected(f"a loan of €{fmt(event.amount)} is not possible: the amount cannot be negative")
         maximum = ctx.policy.money("loan_maximum", event.date)
@@ -493,10 +515,19 @@ class InvoicingProcess(Process):
         return LOAN_KEY if loan is not None and loan.loan is not None else None
 
     def on_fact(self, state: InvoicingState, fact: Fact, ctx: Context) -> Transition:
-        """The obligation was met: the person is told when repaying the loan starts."""
-        assert isinstance(fact, ObligationMet) and state.loan is not None
+        """The obligation was met: the person is told when repaying the loan starts, or that an
+        asylum status holder's loan is forgiven; under the Keren rule it is forgiven when the term passes."""
+        assert isinstance(fact, (ObligationMet, SanctionsWaived)) and state.loan is not None
         state = state.copy_to_change()
+        if state.loan.forgiven_on is not None or state.loan.repayment_from is not None:
+            return self._settle(state, [])  # forgiven, or told already
         account = self._account(ctx, exclude=None)
+        if isinstance(fact, SanctionsWaived) or _forgiven_when_met(fact, ctx):
+            state.loan.forgiven_on = fact.on
+            return self._settle(state, [Communicate("loan_forgiven", {
+                "amount": account.paid, "borrowed": state.loan.amount, "promised": account.deferred,
+                "reason": "term_passed" if isinstance(fact, SanctionsWaived) else "obligation_met_in_term",
+                "obligation_met_on": getattr(fact, "on", None) if isinstance(fact, ObligationMet) else None})])
         state.loan.repayment_from = calendar.add_months(
             fact.on, ctx.policy.value("repayment_start_months", fact.on))
         return self._settle(state, [Communicate("repayment_notice", {

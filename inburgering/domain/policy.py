@@ -69,6 +69,10 @@ _PARSERS: dict[str, Any] = {
     "term_fine_cycles": lambda v: _whole(v, 1, 10, "cycle"),
     "fine_wi2013": lambda v: _fine_table(v),
     "fine_wi2021": lambda v: _fine_table(v),
+    "fine_ona_attempts": lambda v: _whole(v, 1, 100, "attempt"),
+    "fine_reduction_by_parts_passed": lambda v: _amount_list(v),
+    "asylum_sanctions_exceptional_from": calendar_day,
+    "wi2021_map_routes": lambda v: _route_list(v),
     "extension_staff_review": lambda v: _boolean(v),
     "extension_decision_weeks": lambda v: _whole(v, 1, 520, "week"),
     "extension_min_term_years": lambda v: _years(v, zero=True),
@@ -165,6 +169,16 @@ def _amount_list(value: Any) -> str:
     if not amounts:
         raise ValueError('must list amounts, e.g. ["23.00", "35.00", "45.00"]')
     return ",".join(f"{a:.2f}" for a in amounts)
+
+
+def _route_list(value: Any) -> str:
+    """A list of Wi2021 routes (b1, onderwijs, z), kept as comma-separated text; may be empty."""
+    items = value if isinstance(value, (list, tuple)) else [v for v in str(value or "").split(",")]
+    routes = [str(r).strip() for r in items if str(r).strip()]
+    unknown = [r for r in routes if r not in ("b1", "onderwijs", "z")]
+    if unknown:
+        raise ValueError(f"must list routes from b1, onderwijs, z (unknown: {', '.join(unknown)})")
+    return ",".join(routes)
 
 
 def _choice(value: Any, options: tuple[str, ...]) -> str:

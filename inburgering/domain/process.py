@@ -199,6 +199,11 @@ class Process(ABC):
     def handles(self, event: Event) -> bool:
         return event.type in self.event_types  # type: ignore[attr-defined]
 
+    def takes(self, event: Event, ctx: Context) -> bool:
+        """Whether this process takes an event of a type it handles, given the person's cases
+        (only asked when another process handles the type too; see registry.process_for)."""
+        return True
+
     def case_key(self, event: Event, ctx: Context) -> str:
         """Which of the person's cases of this process the event belongs to.
 

@@ -10,7 +10,7 @@ from inburgering.domain.intake import IntakeProcess
 from inburgering.domain.invoicing import InvoicingProcess
 from inburgering.domain.journey import JourneyProcess
 from inburgering.domain.objection import ObjectionProcess
-from inburgering.domain.process import Process
+from inburgering.domain.process import Context, Process
 from inburgering.domain.term import TermProcess
 
 PROCESSES: tuple[Process, ...] = (IntakeProcess(), InvoicingProcess(), ExemptionProcess(), ExamsProcess(),
@@ -25,11 +25,15 @@ TITLES = {"intake": "intake and start letter", "invoicing": "invoice acceptance"
           "form_exemption": "exemption (medical, integrated, vrijstelling)", "objection": "objection"}
 
 
-def process_for(event: Event) -> Process | None:
-    for process in PROCESSES:
-        if process.handles(event):
-            return process
-    return None
+def process_for(event: Event, ctx: Context | None = None) -> Process | None:
+    """The process an event belongs to. When two handle its type (a school's declaration: the
+    open AGI application's, else the term's), the first that takes it given the person's cases."""
+    handlers = [process for process in PROCESSES if process.handles(event)]
+    if ctx is not None:
+        for process in handlers:
+            if process.takes(event, ctx):
+                return process
+    return handlers[0] if handlers else None
 
 
 def process_named(name: str) -> Process:

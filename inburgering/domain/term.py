@@ -12,15 +12,34 @@ nothing of the term is sent. The journey's end closes it with every other case.
   as ending soon.
 - **Pre-announcement** (`term_pre_announcement`: term_end, amount, respond_by) on the first
   working day after the term passed: the intended fine from the table (`term_rules`), by
-  the hours followed at listed schools (`course_hours_reported`) and the exam attempts the
-  exams case knows; the person may respond until `fine_response_days` (⚠ 14) later. The
-  case waits, late, for the response window to close.
-- **Fine** (`fine`: amount, hours, parts_taken, new_term_end) the day after respond_by, from
-  what is known that day (hours reported meanwhile count), with a follow-up term of
+  the hours at listed schools (the larger of those reported, `course_hours_reported`, and
+  those declared: an AGI application's integration-course and Nt2 hours at a listed school,
+  or a `school_declaration_received` with `hours`), the exam attempts the exams case knows
+  (ONA tried enough after `fine_ona_attempts`) and the parts passed
+  (`fine_reduction_by_parts_passed`); the person may respond until `fine_response_days`
+  (⚠ 14) later. The case waits, late, for the response window to close.
+- **Fine** (`fine`: amount, hours, parts_taken, parts_passed, new_term_end) the day after
+  respond_by, from what is known that day (hours reported meanwhile count; a declaration
+  dated after respond_by counts for a later cycle), with a follow-up term of
   `term_follow_up_years` (⚠ 2) from the fine. A fine of €0 is a decision too: the letter
   says so and the new term runs. The cycle repeats at the end of a follow-up term until
   `term_fine_cycles` (⚠ 2) fines were imposed; a term that passes after the last one is an
   alert for process owners (`term_passed_after_last_fine`), who decide what follows.
+- **Keren** (domain.md §1; CJEU C-158/23, RvS 9 July 2025): under the Wi2013, when an
+  asylum status holder's term (extensions included) ends on or after policy
+  `asylum_sanctions_exceptional_from` (⚠ 2025-02-04), no pre-announcement: alert
+  `fine_review` (term_end, amount: the table's, reduction included) and the case waits for
+  staff (`fine_under_review`, late: a wait run whose form shows the person's effort); the
+  loan is forgiven that day (`SanctionsWaived` to invoicing), never recovered. Staff
+  (`staff_decision`, case fine): granted = an exceptional fine, the pre-announcement and
+  fine as always (follow-up term, cycles); refused = the term closes without a fine and
+  without a follow-up term.
+- **State-pension (AOW) age** (Wi2013/Wi2021 art. 5): on the first day the person has it
+  (`journey.aow_day`) the term closes with letter `obligation_ended` (reason aow_age); no
+  reminder, pre-announcement or fine after it.
+- **Wi2013 PVT**: the exam parts passed satisfy the term (`DiplomaObtained` closes it, status
+  `exam_parts_passed`); the missing PVT has its own term and the municipality's fine, never
+  DUO's (Wi2013 art. 7a lid 1).
 - **Extensions** (`extension_requested`: ground, evidence_date) are decided within
   `extension_decision_weeks` (8, Awb 4:13; Atw): by the rules at once, or, with
   `extension_staff_review` on, by staff (`staff_decision`, case extension), with
@@ -41,9 +60,10 @@ from typing import Literal
 from pydantic import BaseModel
 
 from inburgering.domain import calendar, term_rules
-from inburgering.domain.events import CourseHoursReported, Event, ExtensionRequested, Money, StaffDecision
+from inburgering.domain.events import (CourseHoursReported, Event, ExtensionRequested, Money,
+                                       SchoolDeclarationReceived, StaffDecision)
 from inburgering.domain.exams import parts_taken
-from inburgering.domain.journey import ObligationMet
+from inburgering.domain.journey import DiplomaObtained, ObligationEnded, ObligationMet, SanctionsWaived, aow_day
 from inburgering.domain.process import (
     Action,
     Alert,
@@ -64,6 +84,8 @@ REMINDER = "term_reminder"  # term_reminder:<months>
 TERM_PASSED = "term_passed"
 FINE = "term_fine"
 OVERDUE = "decision_overdue"
+AOW_AGE = "aow_age"  # timer: the day the person reaches state-pension age
+FINE_REVIEW = "fine_under_review"
 STAFF_ASSESSMENT = "staff_assessment"  # the reason when staff refuse although every rule is met
 
 
@@ -83,6 +105,37 @@ class HoursReport(BaseModel):
     period_from: dt.date
     period_to: dt.date
     reported_on: dt.date
+
+
+class Declaration(BaseModel):
+    """A school's declaration of course participation at a listed school, sent to the term."""
+
+    school: str | None
+    hours: int
+    received_on: dt.date
+
+
+class FineBasis(BaseModel):
+    """What a fine is computed from, as known on a day: the person's effort and the amount."""
+
+    hours: int
+    reported_hours: int
+    declared_hours: int
+    attempts: dict[str, tuple[int, bool]]  # required part -> (times taken, passed)
+    parts_taken: str
+    parts_passed: int
+    amount: Money
+
+
+class FineReview(BaseModel):
+    """Keren: an asylum status holder's passed term, waiting for staff (domain.md §1)."""
+
+    opened_on: dt.date
+    term_end: dt.date
+    basis: FineBasis
+    decision: Literal["granted", "refused"] | None = None
+    decided_on: dt.date | None = None
+    reason: str | None = None
 
 
 class ExtensionRequest(BaseModel):
@@ -105,6 +158,7 @@ class Fine(BaseModel):
     amount: Money
     hours: int
     parts_taken: str
+    parts_passed: int = 0
     new_term_end: dt.date
 
 
@@ -121,11 +175,19 @@ class TermState(State):
     intended_fine: Money | None = None
     fines: list[Fine] = []
     extensions: list[ExtensionRequest] = []
+    declarations: list[Declaration] = []
+    reviews: list[FineReview] = []
     closed_reason: str | None = None
+    satisfied_on: dt.date | None = None  # the obligation met, or (Wi2013) every exam part passed
 
     @property
     def listed_hours(self) -> int:
         return sum(report.hours for report in self.hours if report.listed)
+
+    @property
+    def pending_review(self) -> FineReview | None:
+        last = self.reviews[-1] if self.reviews else None
+        return last if last is not None and last.decision is None else None
 
     @property
     def pending_request(self) -> ExtensionRequest | None:
@@ -136,14 +198,14 @@ class TermState(State):
 class TermProcess(Process):
     name = "term"
     state_model = TermState
-    event_types = ("extension_requested", "course_hours_reported", "staff_decision")
-    facts = (TermStarted, ObligationMet)
+    event_types = ("extension_requested", "course_hours_reported", "staff_decision", "school_declaration_received")
+    facts = (TermStarted, ObligationMet, DiplomaObtained)
 
     # ---- routing --------------------------------------------------------------------------
 
     def handles(self, event: Event) -> bool:
         if isinstance(event, StaffDecision):
-            return event.case == "extension"
+            return event.case in ("extension", "fine")
         return super().handles(event)
 
     def opens_case(self, event: Event) -> bool:
@@ -151,7 +213,9 @@ class TermProcess(Process):
 
     def no_case_reason(self, event: Event) -> str:
         what = {"extension_requested": "an extension", "course_hours_reported": "the hours",
-                "staff_decision": "a staff decision on an extension"}[event.type]  # type: ignore[attr-defined]
+                "school_declaration_received": "a school's declaration without an open AGI application",
+                "staff_decision": f"a staff decision on {'a fine' if getattr(event, 'case', '') == 'fine' else 'an extension'}"}[
+            event.type]  # type: ignore[attr-defined]
         return (f"this person has no open integration term, so {what} cannot be taken: the term opens with the "
                 "start letter (Wi2013) or the PIP (Wi2021), and ends when the obligation is met; voluntary "
                 "integration has none")
@@ -172,7 +236,13 @@ class TermProcess(Process):
     def on_fact(self, state: TermState, fact: Fact, ctx: Context) -> Transition:
         state = state.copy_to_change()
         if isinstance(fact, ObligationMet):
-            state.closed_reason = "obligation_met"
+            state.closed_reason, state.satisfied_on = "obligation_met", fact.on
+            return self._settle(state, ctx, _cancel_all(state))
+        if isinstance(fact, DiplomaObtained):
+            if state.regime != "wi2013":  # a Wi2021 obligation needs more than the exams
+                return self._settle(state, ctx, [])
+            # the Wi2013 term binds the exam parts only (art. 7a lid 1): the PVT has its own term
+            state.closed_reason, state.satisfied_on = "exam_parts_passed", fact.on
             return self._settle(state, ctx, _cancel_all(state))
         return self._settle(state, ctx, self._plan(state, ctx))  # the term opens
 
@@ -185,11 +255,29 @@ class TermProcess(Process):
             state.hours.append(HoursReport(school=event.school, hours=event.hours, listed=event.listed,
                                            period_from=event.period_from, period_to=event.period_to,
                                            reported_on=event.date))
+        elif isinstance(event, SchoolDeclarationReceived):
+            if event.hours is None:  # the exemption takes a declaration without hours (registry.process_for)
+                raise EventRejected(self.no_case_reason(event))
+            state.declarations.append(Declaration(school=event.school, hours=event.hours, received_on=event.date))
         elif isinstance(event, ExtensionRequested):
             actions = self._request(state, event, ctx)
+        elif isinstance(event, StaffDecision) and event.case == "fine":
+            actions = self._fine_decision(state, event, ctx)
         elif isinstance(event, StaffDecision):
             actions = self._staff_decision(state, event, ctx)
         return self._settle(state, ctx, actions)
+
+    def _fine_decision(self, state: TermState, event: StaffDecision, ctx: Context) -> list[Action]:
+        review = state.pending_review
+        if review is None:
+            raise EventRejected("no fine of this person waits for a staff decision: only an asylum status holder's "
+                                "passed term (the Keren rule, alert fine_review) does")
+        review.decision, review.decided_on = event.decision, ctx.today
+        review.reason = (event.reason or "").strip() or None
+        if event.decision == "granted":  # an exceptional fine: the pre-announcement first, then as always
+            return self._pre_announce(state, ctx)
+        state.closed_reason = "closed_without_fine"  # no fine and no follow-up term
+        return _cancel_all(state)
 
     def _request(self, state: TermState, event: ExtensionRequested, ctx: Context) -> list[Action]:
         if state.pending_request is not None:
@@ -258,6 +346,13 @@ class TermProcess(Process):
                                                          "follow_up": state.cycle > 0}))
         elif timer.kind == TERM_PASSED:
             actions = self._term_passed(state, ctx)
+        elif timer.kind == AOW_AGE:
+            if state.closed_reason is None:
+                state.closed_reason = "obligation_ended"
+                state.pre_announced_on = state.respond_by = state.intended_fine = None
+                actions = [*_cancel_all(state), ObligationEnded(ctx.today, "aow_age"),
+                           Communicate("obligation_ended", {"reason": "aow_age", "term_end": state.end,
+                                                            "ended_on": ctx.today})]
         elif timer.kind == FINE:
             actions = self._fine(state, ctx)
         elif timer.kind == OVERDUE:
@@ -272,29 +367,44 @@ class TermProcess(Process):
         return self._settle(state, ctx, actions)
 
     def _term_passed(self, state: TermState, ctx: Context) -> list[Action]:
+        keren = _keren(state, ctx)
+        waived: list[Action] = [SanctionsWaived(ctx.today)] if keren else []
         if len(state.fines) >= ctx.policy.value("term_fine_cycles", ctx.today):
-            return [Alert("term_passed_after_last_fine", {"term_end": state.end, "fines": len(state.fines)})]
-        hours, taken = state.listed_hours, _taken(ctx)
+            return [Alert("term_passed_after_last_fine", {"term_end": state.end, "fines": len(state.fines)}), *waived]
+        if keren:  # no pre-announcement: staff decide whether this is an exceptional case
+            basis = fine_basis(state, ctx, ctx.today)
+            state.reviews.append(FineReview(opened_on=ctx.today, term_end=state.end, basis=basis))
+            return [Alert("fine_review", {"term_end": state.end, "amount": basis.amount, "hours": basis.hours,
+                                          "parts_taken": basis.parts_taken, "parts_passed": basis.parts_passed}),
+                    *waived]
+        return self._pre_announce(state, ctx)
+
+    def _pre_announce(self, state: TermState, ctx: Context) -> list[Action]:
         state.pre_announced_on = ctx.today
         state.respond_by = calendar.add_days(ctx.today, ctx.policy.value("fine_response_days", ctx.today))
-        state.intended_fine = term_rules.fine_amount(ctx.policy, state.regime, ctx.today, hours, taken)
+        basis = fine_basis(state, ctx, ctx.today)
+        state.intended_fine = basis.amount
         return [Communicate("term_pre_announcement", {
-                    "term_end": state.end, "amount": state.intended_fine, "respond_by": state.respond_by,
-                    "hours": hours, "parts_taken": taken, "follow_up": state.cycle > 0}),
+                    "term_end": state.end, "amount": basis.amount, "respond_by": state.respond_by,
+                    "hours": basis.hours, "parts_taken": basis.parts_taken, "parts_passed": basis.parts_passed,
+                    "follow_up": state.cycle > 0}),
                 OpenDeadline(FINE, calendar.add_days(state.respond_by, 1))]
 
     def _fine(self, state: TermState, ctx: Context) -> list[Action]:
-        hours, taken = state.listed_hours, _taken(ctx)
-        amount = term_rules.fine_amount(ctx.policy, state.regime, ctx.today, hours, taken)
+        # what is known by the end of the response window (a later declaration counts for a later cycle)
+        basis = fine_basis(state, ctx, state.respond_by or ctx.today)
+        hours, taken, amount = basis.hours, basis.parts_taken, basis.amount
         years = ctx.policy.value("term_follow_up_years", ctx.today)
         new_end = calendar.statutory_term_end(calendar.add_years(ctx.today, years))
-        state.fines.append(Fine(on=ctx.today, amount=amount, hours=hours, parts_taken=taken, new_term_end=new_end))
+        state.fines.append(Fine(on=ctx.today, amount=amount, hours=hours, parts_taken=taken,
+                                parts_passed=basis.parts_passed, new_term_end=new_end))
         state.cycle += 1
         state.start, state.end = ctx.today, new_end
         state.pre_announced_on = state.respond_by = state.intended_fine = None
         state.reminded = []
         return [Communicate("fine", {"amount": amount, "hours": hours, "parts_taken": taken,
-                                     "new_term_end": new_end, "fine_number": len(state.fines)}),
+                                     "parts_passed": basis.parts_passed, "new_term_end": new_end,
+                                     "fine_number": len(state.fines)}),
                 *self._plan(state, ctx)]
 
     # ---- the timers of a term -------------------------------------------------------------------
@@ -310,6 +420,8 @@ class TermProcess(Process):
                 state.planned.append(months)
                 actions.append(OpenDeadline(f"{REMINDER}:{months}", day))
         actions.append(OpenDeadline(TERM_PASSED, calendar.next_working_day_after(state.end)))
+        if ctx.person.born is not None:  # state-pension age ends the obligation (a person without a birth date never)
+            actions.append(OpenDeadline(AOW_AGE, aow_day(ctx.person.born, ctx.policy)))
         return actions
 
     # ---- where the case stands ------------------------------------------------------------------
@@ -324,6 +436,10 @@ class TermProcess(Process):
             return Transition(state, "extension_under_review", "staff decision (staff_decision, case extension)",
                               request.requested_on, actions, late_since=late)
         passed = calendar.add_days(state.end, 1) if ctx.today > state.end else None
+        review = state.pending_review
+        if review is not None:  # late since the term passed: a wait run shows it, with the person's effort
+            return Transition(state, FINE_REVIEW, "staff decision on an exceptional fine (staff_decision, case fine)",
+                              review.opened_on, actions, late_since=passed or review.opened_on)
         if state.pre_announced_on is not None:
             return Transition(state, "pre_announced", f"the response window to close on {state.respond_by}",
                               state.pre_announced_on, actions, late_since=passed)
@@ -340,11 +456,39 @@ def _reminder_months(ctx: Context) -> list[int]:
     return [int(m) for m in str(ctx.policy.value("term_reminder_months", ctx.today)).split(",")]
 
 
-def _taken(ctx: Context) -> str:
+def declared_hours(state: TermState, ctx: Context, until: dt.date) -> int:
+    """The hours at listed schools declared by `until`: an AGI application's integration-course
+    and Nt2 hours (school listed at the course's start), or the declarations sent to the term —
+    the larger of the two (⚠ both declare the same lessons)."""
+    agi = [file.hours.integration + file.hours.nt2 for case in ctx.cases_of("exemption").values()
+           if (file := getattr(case, "file", None)) is not None and file.school_listed_at_course_start
+           and case.applied_on is not None and case.applied_on <= until]
+    sent = sum(d.hours for d in state.declarations if d.received_on <= until)
+    return max([sent, *agi])
+
+
+def fine_basis(state: TermState, ctx: Context, until: dt.date) -> FineBasis:
+    """The fine table's amount for what is known by `until` (domain.md §7, term_rules)."""
+    attempts = parts_taken(ctx)
     minimum = ctx.policy.value("extension_effort_min_attempts", ctx.today)
-    return term_rules.parts_taken(parts_taken(ctx), minimum)
+    ona = ctx.policy.value("fine_ona_attempts", ctx.today)
+    taken = term_rules.parts_taken(attempts, minimum, ona)
+    passed = term_rules.parts_passed(attempts)
+    reported = state.listed_hours  # every report known today counts
+    declared = declared_hours(state, ctx, until)
+    hours = term_rules.fine_hours(reported, declared)
+    amount = term_rules.fine_amount(ctx.policy, state.regime, ctx.today, hours, taken, passed)
+    return FineBasis(hours=hours, reported_hours=reported, declared_hours=declared, attempts=attempts,
+                     parts_taken=taken, parts_passed=passed, amount=amount)
+
+
+def _keren(state: TermState, ctx: Context) -> bool:
+    """The Keren rule applies: a Wi2013 asylum status holder whose term (extensions included)
+    ends on or after `asylum_sanctions_exceptional_from`."""
+    return (state.regime == "wi2013" and ctx.journey.asylum
+            and state.end >= ctx.policy.value("asylum_sanctions_exceptional_from", ctx.today))
 
 
 def _cancel_all(state: TermState) -> list[Action]:
     return [*(CancelDeadline(f"{REMINDER}:{months}") for months in state.planned), CancelDeadline(TERM_PASSED),
-            CancelDeadline(FINE)]
+            CancelDeadline(FINE), CancelDeadline(AOW_AGE)]

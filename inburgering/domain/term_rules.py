@@ -11,7 +11,14 @@ term. The Wi2013 table (public, domain.md §7), with the column names the letter
 | ≥ 300     | €500   | €250   | €0   |
 
 The amounts are policy (`fine_wi2013`; `fine_wi2021` ⚠ has the same shape and, until DUO
-publishes its own, the same values), rows by hours band, columns as above.
+publishes its own, the same values), rows by hours band, columns as above. Its notes
+(public, inburgeren.nl "boete"; domain.md §7):
+- "ONA 1×": ONA counts as tried enough after `fine_ona_attempts` (1) attempts, the other
+  failed parts after `extension_effort_min_attempts` (2) — for the fine only;
+- hours are the larger of those reported by schools and those declared (`fine_hours`);
+- the parts passed lower the fine ("Verlaging boete"): by policy
+  `fine_reduction_by_parts_passed`, the n-th amount for n required parts passed (the last
+  for more) ⚠ its figures are not in our sources; never below €0.
 
 Extensions (verlenging; domain.md §7), each ground a set of rules; a rule's function name
 is what an `extension_decision` lists under `reasons` when it fails:
@@ -49,13 +56,27 @@ def hours_band(hours: int) -> int:
     return sum(hours >= bound for bound in HOURS_BANDS)
 
 
-def parts_taken(attempts: dict[str, tuple[int, bool]], min_attempts: int = 2) -> str:
-    """The fine table's column from each required part's (times taken, passed)."""
+def parts_taken(attempts: dict[str, tuple[int, bool]], min_attempts: int = 2, ona_attempts: int | None = None) -> str:
+    """The fine table's column from each required part's (times taken, passed); ONA is tried
+    enough after `ona_attempts` (the table's "ONA 1×"; None: as every other part)."""
     if not attempts or any(times == 0 for times, _ in attempts.values()):
         return "none"
-    if all(passed or times >= min_attempts for times, passed in attempts.values()):
+    enough = {part: ona_attempts if part == "ona" and ona_attempts is not None else min_attempts for part in attempts}
+    if all(passed or times >= enough[part] for part, (times, passed) in attempts.items()):
         return "failed_twice"
     return "all_once"
+
+
+def parts_passed(attempts: dict[str, tuple[int, bool]]) -> int:
+    """How many of the required parts were passed (the fine letter's `parts_passed`)."""
+    return sum(passed for _, passed in attempts.values())
+
+
+def fine_hours(reported: int, declared: int) -> int:
+    """The hours at listed schools the fine counts: the larger of those schools reported and
+    those declared (domain.md §7) — ⚠ the larger, not the sum: a declaration covers the same
+    lessons a school reports."""
+    return max(reported, declared)
 
 
 def fine_table(policy: Policy, regime: str, on: dt.date) -> list[list[Decimal]]:
@@ -64,8 +85,16 @@ def fine_table(policy: Policy, regime: str, on: dt.date) -> list[list[Decimal]]:
     return [[Decimal(cell) for cell in row.split(",")] for row in text.split(";")]
 
 
-def fine_amount(policy: Policy, regime: str, on: dt.date, hours: int, taken: str) -> Decimal:
-    return fine_table(policy, regime, on)[hours_band(hours)][PARTS_TAKEN.index(taken)]
+def reduction(policy: Policy, on: dt.date, passed: int) -> Decimal:
+    """What `passed` required parts passed take off the fine (the last amount for more)."""
+    amounts = [Decimal(a) for a in str(policy.value("fine_reduction_by_parts_passed", on)).split(",")]
+    return amounts[min(passed, len(amounts) - 1)]
+
+
+def fine_amount(policy: Policy, regime: str, on: dt.date, hours: int, taken: str, passed: int = 0) -> Decimal:
+    """The table's amount for the hours and attempts, lowered for the parts passed, never below €0."""
+    amount = fine_table(policy, regime, on)[hours_band(hours)][PARTS_TAKEN.index(taken)]
+    return max(amount - reduction(policy, on, passed), Decimal("0.00"))
 
 
 # ---- extensions ---------------------------------------------------------------------------------------

@@ -70,10 +70,23 @@ def status_counts(session: Session) -> list[dict]:
     return [{"process": p, "status": s, "cases": n} for p, s, n in rows]
 
 
+def people_by_category(session: Session) -> dict[str, int]:
+    """How many people with a known obligation (a journey) are asylum status holders, family
+    migrants, other — and how many have no category known (`unknown`: treated as other,
+    domain.md §1; the IND sends it with the residence permit)."""
+    category = Case.state["category"].as_string()
+    rows = session.execute(select(category, func.count(Case.id)).where(Case.process == "journey")
+                           .group_by(category)).all()
+    counts = {"asylum": 0, "family": 0, "other": 0, "unknown": 0}
+    for name, n in rows:
+        counts[name if name in counts else "unknown"] += n
+    return counts
+
+
 # The term statuses process owners watch (domain/term.py): ending within 3 months (from the reminder
 # of 3 months or less on), and passed (pre-announced, or past the last fine).
 TERM_ENDING_SOON = ("term_ending_soon",)
-TERM_PASSED = ("pre_announced", "term_passed")
+TERM_PASSED = ("pre_announced", "fine_under_review", "term_passed")
 
 
 def terms(session: Session, statuses: tuple[str, ...], limit: int = 50) -> tuple[int, list[dict]]:

@@ -352,10 +352,10 @@ class Casebook:
         try:
             if isinstance(event, dict):
                 event = parse_event(event)  # a row stored by an older version may not parse any more
-            process = process_for(event)
+            ctx = self.context(person_id)
+            process = process_for(event, ctx)
             if process is None:
                 raise EventRejected(f"no process handles {event_type} events yet")
-            ctx = self.context(person_id)
             if ctx.journey.ended_on is not None:
                 raise EventRejected(f"{ctx.journey.ended_words()}: no further events are taken for this person")
             key = process.case_key(event, ctx)
