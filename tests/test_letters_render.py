@@ -78,6 +78,7 @@ LETTERS = [
                        "obligation_met_on": None}),
     ("loan_forgiven", {"amount": "800.00", "borrowed": "5000.00", "promised": "200.00",
                        "reason": "obligation_met_in_term", "obligation_met_on": "2022-05-02"}),
+    ("obligation_met", {"met_on": "2024-06-03", "route": "z", "by": "route_completed"}),
     ("obligation_ended", {"reason": "aow_age", "term_end": "2024-09-02", "ended_on": "2024-05-10"}),
     ("extension_decision", {"decision": "granted", "reasons": [], "ground": "birth", "term_end": "2022-06-03",
                             "previous_term_end": "2022-02-11", "requested_on": "2021-09-01", "decided_by": "rules",

@@ -18,7 +18,7 @@ from flows.exams.forms import ExamsInput
 from flows.exemption.forms import AgiDecisionInput, ExemptionInput
 from flows.intake.forms import IntakeInput, PipInput
 from flows.invoicing.forms import InvoicingInput
-from flows.term.forms import ExtensionDecisionInput, ExtensionRequestInput
+from flows.term.forms import ExtensionDecisionInput, ExtensionRequestInput, FineDecisionInput
 from flows.form_exemption.forms import ExemptionDecisionInput, ExemptionPaperInput
 from flows.objection.forms import ObjectionDecisionInput
 from inburgering.domain.events import DAY_PATTERN, EARLIEST_DAY, LATEST_DAY
@@ -68,6 +68,10 @@ FORM_INPUTS = [
     (PipInput, {"date": DAY}, False),
     (ExtensionDecisionInput, {"decision": "refused", "date": DAY, "reason": "no evidence"}, True),
     (ExtensionDecisionInput, {"decision": "maybe", "date": DAY}, False),
+    (FineDecisionInput, {"decision": "refused", "date": DAY}, True),
+    (FineDecisionInput, {"decision": "granted", "date": DAY, "reason": "persistent unwillingness, documented"}, True),
+    (FineDecisionInput, {"decision": "granted", "date": DAY, "reason": " "}, False),
+    (FineDecisionInput, {"decision": "annulled", "date": DAY}, False),
     (ExtensionRequestInput, {"ground": "birth", "evidence_date": "2024-01-31", "date": DAY}, True),
     (ExtensionRequestInput, {"ground": "birth", "evidence_date": "2024-02-31", "date": DAY}, False),
     (ExtensionRequestInput, {"ground": "holiday", "evidence_date": "2024-01-31", "date": DAY}, False),

@@ -90,6 +90,8 @@ def test_a_wi2021_z_route_is_met_the_day_the_route_is_completed_and_the_term_end
     (notice,) = of(result, "repayment_notice")
     assert (notice[0], notice[1]["obligation_met_on"], notice[1]["met_by"]) == ("2024-06-03", "2024-06-03",
                                                                                "route_completed")
+    ((day, met),) = of(result, "obligation_met")
+    assert (day, met["route"]) == ("2024-06-03", "z")
     assert [d for d, _ in of(result, "term_reminder")] == ["2024-04-02"]  # the 12-month one; met before the 3-month
     assert of(result, "term_pre_announcement") == [] and of(result, "fine") == []
 
@@ -217,6 +219,31 @@ def test_an_asylum_status_holders_passed_term_goes_to_staff_and_the_loan_is_forg
     ((day, forgiven),) = of(result, "loan_forgiven")
     assert (day, forgiven["amount"]) == ("2025-03-04", "800.00")
     assert of(result, "repayment_notice") == []
+
+
+def test_the_fine_review_is_a_wait_run_whose_form_shows_the_persons_effort_and_the_tables_amount(tmp_path):
+    from flows.waiting import cases as waits
+    from flows.waiting.forms import form_for, with_data
+    from inburgering.store.db import CaseFile
+
+    url = f"sqlite:///{tmp_path / 'case.db'}"
+    run(keren(), "2021-09-01", "2025-03-10", url)
+    case_file = CaseFile(url)
+    try:
+        with case_file.transaction() as session:
+            (case,) = [c for c in waits.actionable(session, 100) if c.process == "term"]
+    finally:
+        case_file.dispose()
+    assert (case.status, case.late_since.isoformat()) == ("fine_under_review", "2025-03-04")
+    form = with_data(form_for(case), case, case.late_since)
+    assert form.__name__ == "FineDecisionInput"
+    description = form._description
+    attempts = "lezen 1× (passed), luisteren 1×, schrijven 1×, spreken 1×, knm 1× (passed), ona 1×"
+    for shown in ("| hours at listed schools | 120 (reported 120, declared 0) |", f"| attempts | {attempts} |",
+                  "| parts passed | 2 of 6 |", "| the table's amount (reduction included) | €800.00 |"):
+        assert shown in description
+    assert form.model_validate({"decision": "refused", "date": "2025-03-10"}).to_event() == {
+        "type": "staff_decision", "case": "fine", "decision": "refused", "date": "2025-03-10"}
 
 
 def test_staff_refusing_the_exceptional_fine_closes_the_term_without_fine_or_follow_up_term():
@@ -372,6 +399,22 @@ def test_the_municipality_may_send_the_map_and_the_route_and_the_ind_the_categor
     assert event_refusal(school, parse_event({"date": "2023-01-01", "person": "p1", "type": "route_completed",
                                               "route": "z"}))[1] == (
         "school sources may not send route_completed events (municipality sources send them)")
+
+
+def test_the_readmes_examples_show_a_z_route_to_the_end_and_an_asylum_term_going_to_staff():
+    from pathlib import Path
+
+    docs = Path(__file__).resolve().parent.parent / "docs" / "scenarios"
+    z = replay(docs / "wi2021_z_route.yaml")
+    assert [(r["event"], r["reason"][:51]) for r in z["rejected"]] == [
+        (7, "the PIP sets the z-route for this person, not the o")]
+    assert [(d, x["route"]) for d, x in of(z, "obligation_met")] == [("2024-06-03", "z")]
+    assert of(z, "term_pre_announcement") == [] and [d for d, _ in of(z, "term_reminder")] == ["2024-04-02"]
+    keren_file = replay(docs / "asylum_term_to_staff.yaml")
+    assert [(d, x["term_end"], x["amount"]) for d, x in of(keren_file, "fine_review", "alert")] == [
+        ("2025-03-04", "2025-03-03", "1050.00")]
+    assert [(d, x["amount"]) for d, x in of(keren_file, "loan_forgiven")] == [("2025-03-04", "800.00")]
+    assert of(keren_file, "term_pre_announcement") == [] and keren_file["rejected"] == []
 
 
 # ---- through Prefect ---------------------------------------------------------------------------------------------

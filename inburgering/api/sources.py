@@ -26,7 +26,8 @@ from inburgering.store.models import Source
 KINDS: dict[str, frozenset[str]] = {
     "ind": frozenset({"residence_permit_granted"}),
     "brp": frozenset({"bsn_registered", "municipality_registered"}),
-    "municipality": frozenset({"pip_established", "participation_statement_signed", "map_completed", "route_completed"}),
+    "municipality": frozenset({"pip_established", "participation_statement_signed", "map_completed",
+                               "route_completed"}),
     "school": frozenset({"invoice_submitted", "course_hours_reported", "school_declaration_received"}),
     "portal": frozenset({"invoice_accepted", "invoice_refused", "exam_registered", "exam_rescheduled",
                          "exam_cancelled", "extension_requested", "agi_application_received",

@@ -56,6 +56,7 @@ from inburgering.domain.events import (Event, JourneyEnded, MapCompleted, Partic
                                        RouteCompleted)
 from inburgering.domain.policy import Policy
 from inburgering.domain.process import (
+    Communicate,
     Context,
     EndJourney,
     EventRejected,
@@ -306,8 +307,8 @@ class JourneyProcess(Process):
                 raise EventRejected(f"no PIP has set a route for this person yet, so the {event.route}-route cannot "
                                     "have been completed: the municipality sets the route in the PIP first")
             if event.route != state.route:
-                raise EventRejected(f"the PIP sets the {state.route}-route for this person, not the {event.route}-route:"
-                                    f" only the PIP's route can be completed (set the PIP again if the route changed)")
+                raise EventRejected(f"the PIP sets the {state.route}-route for this person, not the "
+                                    f"{event.route}-route: only the PIP's route can be completed (set the PIP again if the route changed)")
             if event.route in state.routes_completed:
                 raise EventRejected(f"the {event.route}-route was already completed on "
                                     f"{state.routes_completed[event.route].isoformat()}")
@@ -350,7 +351,10 @@ class JourneyProcess(Process):
             return []
         by = "route_completed" if state.regime == "wi2021" and state.route != "b1" else "diploma"
         state.met_on, state.met_by = ctx.today, by
-        return [ObligationMet(ctx.today, by)]
+        actions: list = [ObligationMet(ctx.today, by)]
+        if state.regime == "wi2021" and state.diploma_on != ctx.today:  # (a diploma of today says so itself)
+            actions.append(Communicate("obligation_met", {"met_on": ctx.today, "route": state.route, "by": by}))
+        return actions
 
     @staticmethod
     def _settle(state: JourneyState, actions: list) -> Transition:

@@ -212,10 +212,10 @@ class TermProcess(Process):
         return False
 
     def no_case_reason(self, event: Event) -> str:
+        decided = "a fine" if getattr(event, "case", "") == "fine" else "an extension"
         what = {"extension_requested": "an extension", "course_hours_reported": "the hours",
                 "school_declaration_received": "a school's declaration without an open AGI application",
-                "staff_decision": f"a staff decision on {'a fine' if getattr(event, 'case', '') == 'fine' else 'an extension'}"}[
-            event.type]  # type: ignore[attr-defined]
+                "staff_decision": f"a staff decision on {decided}"}[event.type]  # type: ignore[attr-defined]
         return (f"this person has no open integration term, so {what} cannot be taken: the term opens with the "
                 "start letter (Wi2013) or the PIP (Wi2021), and ends when the obligation is met; voluntary "
                 "integration has none")
