@@ -435,6 +435,72 @@ def bench(
     main(journeys=journeys, years=years, seed=seed, as_json=as_json, compare=compare)
 
 
+@app.command()
+def whatif(
+    policy: Path = typer.Option(..., "--policy", help="The proposed policy: overrides in the policy file's format "
+                                "(inburgering/policy/defaults.yaml), dated entries allowed."),
+    start: Optional[str] = typer.Option(None, "--from", help="First day of the report window (default: every "
+                                        "day from each journey's first event)."),
+    until: Optional[str] = typer.Option(None, "--until", help="Last day replayed and reported (default: today); "
+                                        "may lie in the future: then only timers run."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    csv_file: Optional[Path] = typer.Option(None, "--csv", help="Also write the report as CSV: per process and "
+                                            "month to FILE, the cases changed to FILE's name + -cases.csv."),
+    workers: int = typer.Option(1, "--workers", help="Processes to split the people over (partitions)."),
+) -> None:
+    """Replay every journey of the case file under the policy in force and under a proposed one,
+    and report the difference: letters, payments and fines, terms, and the cases changed. The
+    case file is only read."""
+    from inburgering.domain.events import calendar_day
+    from inburgering.engine.errors import InputError
+    from inburgering import config
+    from inburgering.whatif.proposal import load_proposal
+    from inburgering.whatif.report import write_csv
+    from inburgering.whatif.run import run_whatif
+
+    def day(option: str, value: Optional[str]):  # noqa: ANN202
+        try:
+            return calendar_day(value)
+        except ValueError as exc:
+            raise _refuse(f"{option}: {exc}") from None
+
+    first = day("--from", start) if start is not None else None
+    last = day("--until", until) if until is not None else _as_of(None)
+    try:
+        proposal = load_proposal(policy)
+    except InputError as exc:
+        raise _refuse(f"{policy}: {exc}") from None
+    try:
+        report = run_whatif(config.database_url(), proposal, first, last, workers=workers)
+    except InputError as exc:
+        raise _refuse(str(exc)) from None
+    written = write_csv(report, csv_file) if csv_file is not None else []
+    if as_json:
+        json.dump(report, sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+        return
+    _print_whatif(report, written)
+
+
+def _print_whatif(report: dict, written: list[Path]) -> None:
+    from inburgering.whatif.report import case_rows, month_rows, summary_lines
+
+    console = _console()
+    for line in summary_lines(report):
+        console.print(line)
+    rows = month_rows(report)
+    if rows:
+        console.print(_text_table("per process and month", [{c: row.get(c, "") for c in (
+            "process", "month", "kind", "type", "added", "dropped", "changed", "difference_euros", "terms_moved")}
+            for row in rows]))
+    changes = case_rows(report)
+    if changes:
+        console.print(_text_table("cases changed", [{c: row.get(c) for c in (
+            "case", "process", "change", "type", "date", "was", "amount", "was_amount")} for row in changes]))
+    for path in written:
+        console.print(f"written: {path}")
+
+
 @app.command("prefect-setup")
 def prefect_setup(
     pool: str = typer.Option("inburgering", "--pool", help="The process work pool's name."),

@@ -212,9 +212,14 @@ class PolicyError(ConcealedError):
     """A policy key or value that cannot be taken; the message names the key."""
 
 
-def parse_value(key: str, value: Any) -> Any:
+def check_key(key: Any) -> None:
+    """PolicyError unless `key` is a known policy key."""
     if not isinstance(key, str) or key not in _PARSERS:
         raise PolicyError(f"unknown policy key {quote(key)}; known keys: {', '.join(sorted(_PARSERS))}")
+
+
+def parse_value(key: str, value: Any) -> Any:
+    check_key(key)
     try:
         return _PARSERS[key](value)
     except (ValueError, TypeError) as exc:

@@ -188,6 +188,12 @@ def read_text(path: str | Path) -> str:
 
 
 def load_scenario(path: str | Path) -> Scenario:
+    return parse_scenario(load_yaml(path))
+
+
+def load_yaml(path: str | Path) -> Any:
+    """A YAML file read as a scenario file is (the checks of `read_text` and `_Loader`), each
+    mapping remembering its lines; ScenarioError names the line of what is wrong."""
     text = read_text(path)
     try:
         doc = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
@@ -199,7 +205,7 @@ def load_scenario(path: str | Path) -> Scenario:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "the file"
         raise ScenarioError(f"{where}: not valid YAML: {getattr(exc, 'problem', None) or exc}") from None
-    return parse_scenario(doc)
+    return doc
 
 
 def parse_scenario(doc: Any) -> Scenario:

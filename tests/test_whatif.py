@@ -1,0 +1,224 @@
+"""The policy what-if (issue 26): every journey of a case file replayed under the policy in
+force and under a proposal, in memory, from a read-only snapshot; the report of what changes.
+
+The what-if's answers are checked against the real engine: the same journeys replayed into a
+second case file with the proposed policy in its policy table must differ from the first in
+exactly the people, the outputs and the sums the what-if reports."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import Counter, defaultdict
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import MetaData, delete, select
+from typer.testing import CliRunner
+
+from bench.generate import generate
+from inburgering.cli import app
+from inburgering.engine.timeline import timeline
+from inburgering.scenario.loader import parse_scenario
+from inburgering.scenario.runner import embedded_driver, prepare
+from inburgering.store.db import CaseFile, _json_value
+from inburgering.store.models import Case, Person, PolicyValue
+from inburgering.whatif.proposal import ProposalError, parse_proposal
+from inburgering.whatif.report import MONEY_FIELDS
+from inburgering.whatif.run import run_whatif
+
+JOURNEYS = 60
+
+
+def replayed(url: str, journeys, policy: dict | None = None) -> CaseFile:
+    """A case file with the journeys applied by the real engine (as production would have),
+    with `policy` ({key: [(from, value)]}) added to its policy table first."""
+    scenario = parse_scenario(journeys.scenario_doc())
+    case_file = CaseFile(url)
+    prepare(case_file, scenario)
+    with case_file.transaction() as session:
+        for key, entries in (policy or {}).items():  # from its first date, the key's entries are these
+            session.execute(delete(PolicyValue).where(PolicyValue.key == key, PolicyValue.valid_from >= entries[0][0]))
+            session.add_all(PolicyValue(key=key, valid_from=valid_from, value=_json_value(value), note="test")
+                            for valid_from, value in entries)
+    embedded_driver(case_file, [scenario.start + dt.timedelta(days=i)
+                                for i in range((scenario.until - scenario.start).days + 1)])
+    return case_file
+
+
+@pytest.fixture(scope="module")
+def journeys():
+    return generate(JOURNEYS, years=3, seed=11)
+
+
+@pytest.fixture(scope="module")
+def baseline_file(journeys, tmp_path_factory):
+    url = f"sqlite:///{tmp_path_factory.mktemp('whatif') / 'baseline.db'}"
+    case_file = replayed(url, journeys)
+    yield url
+    case_file.dispose()
+
+
+def every_table(url: str) -> dict[str, list[tuple]]:
+    case_file = CaseFile(url, create=False)
+    try:
+        with case_file.reading() as session:
+            tables = MetaData()
+            tables.reflect(session.connection())
+            return {name: sorted(map(repr, session.execute(select(table)).all()))
+                    for name, table in tables.tables.items()}
+    finally:
+        case_file.dispose()
+
+
+def test_no_change_reports_no_difference_on_random_journeys(journeys, baseline_file):
+    until = journeys.until
+    for proposal in ({}, {"invoice_quarter_cap": [{"from": "2021-01-01", "value": "2000.00"}]},
+                     {"term_reminder_months": [3, 12]}):
+        report = run_whatif(baseline_file, parse_proposal(proposal), None, until)
+        assert report["journeys"] == JOURNEYS and report["events"] == len(journeys.events)
+        assert report["journeys_changed"] == 0 and report["cases"] == []
+        assert report["totals"]["letters"] == {"added": 0, "dropped": 0, "changed": 0}
+        assert report["totals"]["terms_moved"] == 0 and report["terms_moved_by_month"] == []
+        assert all(cell["difference_euros"] == "0.00" and cell["baseline_count"] == cell["proposed_count"]
+                   for cell in report["totals"]["money"].values())
+    # The replay really ran: the baseline's money is the case file's own, to the cent.
+    with CaseFile(baseline_file, create=False).reading() as session:
+        sent = timeline(session)
+    for type_, field in MONEY_FIELDS.items():
+        entries = [e for e in sent if e["type"] == type_]
+        cell = report["totals"]["money"].get(type_, {"baseline_count": 0, "baseline_euros": "0.00"})
+        assert cell["baseline_count"] == len(entries), type_
+        assert Decimal(cell["baseline_euros"]) == sum((Decimal(e["data"][field]) for e in entries), Decimal(0))
+    assert report["totals"]["money"]["school_paid"]["baseline_count"] > 0
+
+
+@pytest.mark.parametrize("proposal, policy", [
+    ({"invoice_quarter_cap": [{"from": "2024-01-01", "value": "1500.00"}]},
+     {"invoice_quarter_cap": [(dt.date(2024, 1, 1), "1500.00")]}),
+    ({"term_reminder_months": [12, 6, 3]}, {"term_reminder_months": [(dt.date(1900, 1, 1), "12,6,3")]}),
+], ids=["quarter_cap_from_2024", "term_reminder_months"])
+def test_a_real_change_lists_exactly_the_cases_it_changes(journeys, baseline_file, tmp_path, proposal, policy):
+    report = run_whatif(baseline_file, parse_proposal(proposal), None, journeys.until)
+    # The same journeys through the real engine, the proposal in the policy table.
+    oracle = replayed(f"sqlite:///{tmp_path / 'proposed.db'}", journeys, policy)
+    with CaseFile(baseline_file, create=False).reading() as session:
+        before = timeline(session)
+        person_of_case = dict(session.execute(select(Case.id, Person.ref).join(Person, Person.id == Case.person_id)).all())
+    with oracle.reading() as session:
+        after = timeline(session)
+    oracle.dispose()
+
+    def by_person(entries):
+        grouped = defaultdict(Counter)
+        for e in entries:
+            grouped[e["person"]][json.dumps(e, sort_keys=True)] += 1
+        return grouped
+
+    old, new = by_person(before), by_person(after)
+    changed_people = {ref for ref in set(old) | set(new) if old[ref] != new[ref]}
+    assert changed_people, "the proposal must change something in these journeys"
+    listed = {person_of_case[int((case["case"] or case["person"]).split("-")[1])] for case in report["cases"]}
+    assert listed == changed_people
+    assert report["journeys_changed"] == len(changed_people)
+    # Per type, what the proposal adds less what it drops is what the real engine sends more.
+    net = Counter()
+    for row in report["letters_by_month"]:
+        net[row["type"]] += row["added"] - row["dropped"]
+    expected = Counter(e["type"] for e in after)
+    expected.subtract(Counter(e["type"] for e in before))
+    assert {t: n for t, n in net.items() if n} == {t: n for t, n in expected.items() if n}
+    # The money under the proposal is the real engine's under it, to the cent.
+    for type_, cell in report["totals"]["money"].items():
+        entries = [e for e in after if e["type"] == type_]
+        assert cell["proposed_count"] == len(entries), type_
+        assert Decimal(cell["proposed_euros"]) == sum((Decimal(e["data"][MONEY_FIELDS[type_]]) for e in entries),
+                                                      Decimal(0)), type_
+
+
+def test_a_what_if_leaves_the_case_file_unchanged(database_url):
+    journeys = generate(8, years=3, seed=3)
+    case_file = replayed(database_url, journeys)
+    case_file.dispose()
+    before = every_table(database_url)
+    report = run_whatif(database_url, parse_proposal({"invoice_quarter_cap": "500.00"}), None,
+                        journeys.until + dt.timedelta(days=400), workers=1)
+    assert report["journeys"] == 8 and report["cases_changed"] > 0
+    assert every_table(database_url) == before
+
+
+def test_two_workers_give_the_report_of_one(journeys, baseline_file):
+    proposal = parse_proposal({"invoice_quarter_cap": [{"from": "2024-01-01", "value": "1500.00"}]})
+    one = run_whatif(baseline_file, proposal, dt.date(2024, 1, 1), journeys.until)
+    two = run_whatif(baseline_file, proposal, dt.date(2024, 1, 1), journeys.until, workers=2)
+    assert one == two and one["cases_changed"] > 0
+
+
+def test_the_report_window_counts_only_what_is_dated_in_it(journeys, baseline_file):
+    proposal = parse_proposal({"invoice_quarter_cap": [{"from": "2024-01-01", "value": "1500.00"}]})
+    everything = run_whatif(baseline_file, proposal, None, journeys.until)
+    window = run_whatif(baseline_file, proposal, dt.date(2025, 1, 1), dt.date(2025, 3, 31))
+    assert {row["month"] for row in window["letters_by_month"] + window["money_by_month"]} <= \
+        {"2025-01", "2025-02", "2025-03"}
+    assert 0 < window["totals"]["letters"]["changed"] + window["totals"]["letters"]["added"] < \
+        everything["totals"]["letters"]["changed"] + everything["totals"]["letters"]["added"]
+    assert all("2025-01-01" <= change["date"] <= "2025-03-31" for case in window["cases"]
+               for change in case["changes"])
+
+
+@pytest.mark.parametrize("doc, message", [
+    (None, "the file is empty"),
+    (["invoice_quarter_cap"], "must be a mapping of policy keys"),
+    ({"invoice_quarter_kap": "1500.00"}, "unknown policy key 'invoice_quarter_kap'"),
+    ({"invoice_quarter_cap": "-5.00"}, "policy invoice_quarter_cap: '-5.00' is not valid: must be at least 0.00"),
+    ({"invoice_quarter_cap": [{"from": "2024-02-30", "value": "1.00"}]},
+     "invoice_quarter_cap[0].from: '2024-02-30' is not a real calendar date"),
+    ({"invoice_quarter_cap": [{"from": "2024-01-01"}]}, "invoice_quarter_cap[0].value: is required but missing"),
+    ({"invoice_quarter_cap": [{"from": "2024-01-01", "value": "1.00", "until": "2025-01-01"}]},
+     "unknown field(s) until"),
+    ({"invoice_quarter_cap": [{"from": "2025-01-01", "value": "1.00"}, {"from": "2024-01-01", "value": "2.00"}]},
+     "2024-01-01 is not after the entry before it (2025-01-01)"),
+    ({"term_reminder_months": [{"from": "2024-01-01", "value": [0]}]},
+     "policy term_reminder_months: a list is not valid: must be at least 1 month"),
+])
+def test_a_bad_proposal_is_refused_with_a_sentence(doc, message):
+    with pytest.raises(ProposalError) as refused:
+        parse_proposal(doc)
+    assert message in str(refused.value)
+
+
+def test_the_command_refuses_bad_input_with_exit_2(tmp_path, baseline_file, monkeypatch):
+    runner = CliRunner()
+    proposal = tmp_path / "proposal.yaml"
+    proposal.write_text("invoice_quarter_cap:\n  - {from: 2024-01-01, value: \"1500.00\"}\n"
+                        "invoice_quarter_cap: []\n", encoding="utf-8")
+    monkeypatch.setenv("INBURGERING_DATABASE_URL", baseline_file)
+    result = runner.invoke(app, ["whatif", "--policy", str(proposal)])
+    assert result.exit_code == 2 and "line 3: invoice_quarter_cap: is given twice (first on line 1)" in result.output
+    proposal.write_text("invoice_quarter_cap: [{from: 2024-01-01, value: \"1500.00\"}]\n", encoding="utf-8")
+    result = runner.invoke(app, ["whatif", "--policy", str(proposal), "--from", "2025-01-01", "--until", "2024-12-31"])
+    assert result.exit_code == 2 and "--from 2025-01-01 is after --until 2024-12-31" in result.output
+    result = runner.invoke(app, ["whatif", "--policy", str(proposal), "--until", "2025-13-01"])
+    assert result.exit_code == 2 and "--until: '2025-13-01' is not a real calendar date" in result.output
+    monkeypatch.setenv("INBURGERING_DATABASE_URL", f"sqlite:///{tmp_path / 'nothing.db'}")
+    result = runner.invoke(app, ["whatif", "--policy", str(proposal)])
+    assert result.exit_code == 2 and "no case file at" in result.output
+    assert not (tmp_path / "nothing.db").exists()
+    assert "Traceback" not in result.output
+
+
+def test_the_command_writes_json_and_csv(tmp_path, baseline_file, monkeypatch, journeys):
+    proposal = tmp_path / "proposal.yaml"
+    proposal.write_text("invoice_quarter_cap:\n  - {from: 2024-01-01, value: \"1500.00\"}\n", encoding="utf-8")
+    monkeypatch.setenv("INBURGERING_DATABASE_URL", baseline_file)
+    result = CliRunner().invoke(app, ["whatif", "--policy", str(proposal), "--until", journeys.until.isoformat(),
+                                      "--json", "--csv", str(tmp_path / "report.csv")])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["whatif"].startswith("whatif-") and report["cases_changed"] > 0
+    assert report["proposal"] == ["invoice_quarter_cap: 1500.00 from 2024-01-01"]
+    months = (tmp_path / "report.csv").read_text(encoding="utf-8").splitlines()
+    cases = (tmp_path / "report-cases.csv").read_text(encoding="utf-8").splitlines()
+    assert months[0].startswith("process,month,kind,type,added,dropped,changed")
+    assert len(cases) - 1 == sum(len(case["changes"]) for case in report["cases"])
+    assert all(line.split(",")[0].startswith("case-") for line in cases[1:])
