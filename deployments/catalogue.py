@@ -85,6 +85,17 @@ CATALOGUE += (
                    tags=("monitor", "partition")),
 )
 
+# Policy makers' tool, apart from the business processes: replay the case file under a proposed
+# policy (read only) and report what it would change; split by person like the ingest.
+CATALOGUE += (
+    DeploymentSpec("policy-what-if", "flows/whatif/flow.py:policy_what_if",
+                   "Policy makers: replay every journey under the policy in force and a proposed one (read only) and "
+                   "report the letters, money, terms and cases it changes.", tags=("whatif",)),
+    DeploymentSpec("policy-what-if-partition", "flows/whatif/flow.py:policy_what_if_partition",
+                   "One share of the people of a what-if; policy-what-if runs one per partition.",
+                   tags=("whatif", "partition")),
+)
+
 # On the work pool: staff flows have a queue of their own, taken before the scheduled work.
 QUEUES = {"staff": 1, "default": 2}  # name: priority (1 first)
 

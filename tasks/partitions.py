@@ -139,18 +139,26 @@ def run_partition(label: str, part: int, parts: int, work: Callable[[Partition],
     share = partition(part, parts)
     with partition_slot(part, parts):
         report = work(share)
-    create_table_artifact(report_rows(report), description=f"{label} · part {part}/{parts}: what this share of "
-                                                           "the people's work did (summed by its parent run)")
+    leave_report(label, part, parts, report)
     return report
 
 
-def run_partitions(deployment: str, label: str, day: dt.date, parts: int, empty: dict) -> dict:
+def leave_report(label: str, part: int, parts: int, report: dict) -> None:
+    """A partition run's report, as a table on the run, for its parent to sum (`run_partitions`)."""
+    create_table_artifact(report_rows(report), description=f"{label} · part {part}/{parts}: what this share of "
+                                                           "the people's work did (summed by its parent run)")
+
+
+def run_partitions(deployment: str, label: str, day: dt.date, parts: int, empty: dict,
+                   parameters: dict | None = None) -> dict:
     """Run the `parts` partitions of `day` as flow runs of `deployment` ("flow/deployment") on the
     work pool, side by side, and return their reports summed. Fails, naming them, when a
-    partition run did not complete (the next run does what it left: nothing was half-written)."""
+    partition run did not complete (the next run does what it left: nothing was half-written).
+    `parameters`: what each partition run is given besides its part (default: the day)."""
     context = FlowRunContext.get()
     parent = f"{context.flow_run.id}:{context.flow_run.run_count}" if context and context.flow_run else None
-    runs = [run_deployment(deployment, parameters={"as_of": day.isoformat(), "part": part, "parts": parts},
+    given = parameters if parameters is not None else {"as_of": day.isoformat()}
+    runs = [run_deployment(deployment, parameters={**given, "part": part, "parts": parts},
                            flow_run_name=f"{label} · part {part}/{parts}", timeout=0, as_subflow=True,
                            idempotency_key=f"{parent}:part-{part}-of-{parts}" if parent else None)
             for part in range(1, parts + 1)]

@@ -194,7 +194,15 @@ def load_scenario(path: str | Path) -> Scenario:
 def load_yaml(path: str | Path) -> Any:
     """A YAML file read as a scenario file is (the checks of `read_text` and `_Loader`), each
     mapping remembering its lines; ScenarioError names the line of what is wrong."""
-    text = read_text(path)
+    return parse_yaml(read_text(path))
+
+
+def parse_yaml(text: str) -> Any:
+    """YAML text read as `load_yaml` reads a file's."""
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
+        raise ScenarioError(f"the text is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
+    if "\x00" in text:
+        raise ScenarioError("the text contains NUL characters")
     try:
         doc = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
     except yaml.reader.ReaderError as exc:

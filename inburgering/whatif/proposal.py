@@ -23,7 +23,7 @@ from typing import Any
 from inburgering.domain.events import calendar_day
 from inburgering.domain.policy import Policy, PolicyEntry, PolicyError, check_key, parse_value
 from inburgering.engine.errors import InputError
-from inburgering.scenario.loader import ScenarioError, _where, load_yaml
+from inburgering.scenario.loader import ScenarioError, _where, load_yaml, parse_yaml
 
 ENTRY_FIELDS = ("from", "value", "note")
 
@@ -69,6 +69,15 @@ class Proposal:
 def load_proposal(path: str | Path) -> Proposal:
     try:
         doc = load_yaml(path)
+    except ScenarioError as exc:
+        raise ProposalError(str(exc)) from None
+    return parse_proposal(doc)
+
+
+def proposal_from_text(text: str) -> Proposal:
+    """A proposal given as YAML text (a deployment's parameter), read as a file would be."""
+    try:
+        doc = parse_yaml(text)
     except ScenarioError as exc:
         raise ProposalError(str(exc)) from None
     return parse_proposal(doc)

@@ -1,0 +1,74 @@
+"""The `policy-what-if` deployment's flows on a real (temporary) Prefect server: the report as
+artifacts and files, a partitioned what-if adding up to the whole, no BSN in Prefect."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+from bench.generate import generate
+from flows.whatif.flow import policy_what_if, policy_what_if_partition
+from inburgering.whatif.proposal import parse_proposal
+from inburgering.whatif.run import report_of, run_whatif
+from tasks.partitions import report_rows, sum_reports
+from tasks.whatif import EMPTY
+from tests.test_prefect_flows import _prefect_contents, artifacts
+from tests.test_whatif import replayed
+
+pytestmark = [pytest.mark.prefect, pytest.mark.usefixtures("prefect_server")]
+
+PROPOSAL = 'invoice_quarter_cap:\n  - {from: 2024-01-01, value: "1500.00"}\n'
+
+
+@pytest.fixture
+def journeys_file(tmp_path, monkeypatch):
+    journeys = generate(12, years=3, seed=5)
+    url = f"sqlite:///{tmp_path / 'case.db'}"
+    replayed(url, journeys).dispose()
+    monkeypatch.setenv("INBURGERING_DATABASE_URL", url)
+    monkeypatch.setenv("INBURGERING_HOME", str(tmp_path / "home"))
+    with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        yield url, journeys
+
+
+def test_the_what_if_flow_publishes_its_report_and_files(journeys_file, tmp_path):
+    url, journeys = journeys_file
+    state = policy_what_if(proposal=PROPOSAL, until=journeys.until, return_state=True)
+    result = state.result()
+    expected = run_whatif(url, parse_proposal({"invoice_quarter_cap": [{"from": "2024-01-01", "value": "1500.00"}]}),
+                          None, journeys.until)
+    assert result["whatif"] == expected["whatif"] and result["totals"] == expected["totals"]
+    assert result["cases_changed"] == expected["cases_changed"] > 0
+    written = json.loads((tmp_path / "home" / "whatif" / f"{expected['whatif']}.json").read_text(encoding="utf-8"))
+    assert written == expected
+    assert (tmp_path / "home" / "whatif" / f"{expected['whatif']}-cases.csv").is_file()
+    published = artifacts(state.state_details.flow_run_id)
+    report = published["policy-what-if"]
+    assert f"# Policy what-if {expected['whatif']}" in report and "## Money per month, baseline against proposed" in report
+    assert "█" in report and expected["cases"][0]["case"] in report
+    cases = published["policy-what-if-cases"]
+    cases = json.loads(cases) if isinstance(cases, str) else cases
+    assert [row["case"] for row in cases] == [case["case"] for case in expected["cases"]]
+    for person in journeys.people.values():
+        assert person["bsn"] not in _prefect_contents()
+
+
+def test_partitions_add_up_to_the_whole(journeys_file):
+    url, journeys = journeys_file
+    whole = run_whatif(url, parse_proposal({"invoice_quarter_cap": "900.00"}), None, journeys.until)
+    shares = [policy_what_if_partition(proposal="invoice_quarter_cap: \"900.00\"", until=journeys.until, mark=10**9,
+                                       whatif=whole["whatif"], part=part, parts=2) for part in (1, 2)]
+    assert 0 < shares[0]["journeys"] < whole["journeys"]
+    summed = sum_reports(EMPTY, [report_rows(share) for share in shares])  # as the parent reads them back
+    from inburgering.whatif.run import Plan
+
+    plan = Plan(whole["whatif"], parse_proposal({"invoice_quarter_cap": "900.00"}), None, journeys.until, 10**9)
+    assert report_of(plan, [summed]) == whole
+
+
+def test_a_bad_proposal_fails_the_run_with_its_sentence(journeys_file):
+    state = policy_what_if(proposal="invoice_quarter_cap: lots\n", return_state=True)
+    assert state.is_failed()
+    assert "policy invoice_quarter_cap: 'lots' is not valid" in state.message
