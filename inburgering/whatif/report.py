@@ -279,21 +279,26 @@ def write_csv(report: dict, path: Path) -> list[Path]:
     return [path, cases_path]
 
 
-def money_chart(report: dict, width: int = 30) -> str:
-    """The money per month, baseline against proposed, as a markdown table of bars."""
-    by_month: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for row in report["money_by_month"]:
-        for index, side in enumerate(SIDES):
-            by_month[row["month"]][index] += int(Decimal(row[f"{side}_euros"]).scaleb(2))
-    if not by_month:
-        return "_No money in the report window._"
-    largest = max(max(abs(v) for v in pair) for pair in by_month.values()) or 1
-    lines = ["| month | baseline € | proposed € | difference € | baseline | proposed |",
-             "|---|---:|---:|---:|---|---|"]
-    for month in sorted(by_month):
-        base, new = by_month[month]
-        bars = ["█" * round(abs(v) / largest * width) or ("▏" if v else "") for v in (base, new)]
-        lines.append(f"| {month} | {_euros(base)} | {_euros(new)} | {_euros(new - base)} | {bars[0]} | {bars[1]} |")
+def money_chart(report: dict, width: int = 24) -> str:
+    """The money per month of each type the proposal changes, baseline against proposed, as a
+    markdown table of bars (one scale per type)."""
+    changed = {row["type"] for row in changed_money(report)}
+    rows = [row for row in report["money_by_month"] if row["type"] in changed]
+    if not rows:
+        return "_The proposal changes no money in the report window._"
+    lines = ["| type | month | baseline € | proposed € | difference € | baseline | proposed |",
+             "|---|---|---:|---:|---:|---|---|"]
+    for type_ in sorted(changed):
+        of_type = sorted((row for row in rows if row["type"] == type_), key=lambda row: row["month"])
+        months: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        for row in of_type:
+            for index, side in enumerate(SIDES):
+                months[row["month"]][index] += int(Decimal(row[f"{side}_euros"]).scaleb(2))
+        largest = max(max(abs(v) for v in pair) for pair in months.values()) or 1
+        for month, (base, new) in sorted(months.items()):
+            bars = ["█" * round(abs(v) / largest * width) or ("▏" if v else "") for v in (base, new)]
+            lines.append(f"| {type_} | {month} | {_euros(base)} | {_euros(new)} | {_euros(new - base)} | {bars[0]} | "
+                         f"{bars[1]} |")
     return "\n".join(lines)
 
 
