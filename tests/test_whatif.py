@@ -222,3 +222,17 @@ def test_the_command_writes_json_and_csv(tmp_path, baseline_file, monkeypatch, j
     assert months[0].startswith("process,month,kind,type,added,dropped,changed")
     assert len(cases) - 1 == sum(len(case["changes"]) for case in report["cases"])
     assert all(line.split(",")[0].startswith("case-") for line in cases[1:])
+
+
+def test_a_case_file_older_than_the_code_is_refused_not_migrated(tmp_path):
+    from inburgering.engine.errors import InputError
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    case_file = CaseFile(url)
+    with case_file.transaction() as session:  # as if made before this version shipped the key
+        session.execute(delete(PolicyValue).where(PolicyValue.key == "fine_response_days"))
+    case_file.dispose()
+    with pytest.raises(InputError, match="run `inburgering migrate` on it first; a what-if only reads"):
+        run_whatif(url, parse_proposal({}), None, dt.date(2026, 1, 1))
+    with CaseFile(url, create=False).reading() as session:
+        assert session.scalar(select(PolicyValue.id).where(PolicyValue.key == "fine_response_days")) is None

@@ -98,17 +98,23 @@ def migrate(engine: Engine) -> None:
     (defaults.yaml) that the case file does not have yet, e.g. a new key or a value
     from a new date. Entries already there are never changed. Safe to run in several
     processes at once: the work is done under a lock, and skipped when there is none."""
-    cfg = alembic_config(engine)
-    head = ScriptDirectory.from_config(cfg).get_current_head()
-    with engine.connect() as connection:
-        if MigrationContext.configure(connection).get_current_revision() == head and not _missing_defaults(connection):
-            return
+    if is_up_to_date(engine):
+        return
     with _migration_lock(engine) as connection:
         command.upgrade(alembic_config(engine, connection), "head")
         with Session(bind=connection) as session:
             session.add_all(PolicyValue(key=entry.key, valid_from=valid_from, value=_json_value(entry.value),
                                         note="shipped default") for entry, valid_from in _missing_defaults(connection))
             session.flush()
+
+
+def is_up_to_date(engine: Engine) -> bool:
+    """Whether the case file has this version's schema and every shipped policy entry (what
+    `migrate` would add); only reads."""
+    head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision() == head and \
+            not _missing_defaults(connection)
 
 
 def downgrade(engine: Engine, revision: str) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,17 +68,14 @@ class Proposal:
 
 
 def load_proposal(path: str | Path) -> Proposal:
-    try:
-        doc = load_yaml(path)
-    except ScenarioError as exc:
-        raise ProposalError(str(exc)) from None
-    return parse_proposal(doc)
+    return proposal_from_text(path, read=load_yaml)
 
 
-def proposal_from_text(text: str) -> Proposal:
-    """A proposal given as YAML text (a deployment's parameter), read as a file would be."""
+def proposal_from_text(text: str, read: Callable[[Any], Any] = parse_yaml) -> Proposal:
+    """A proposal given as YAML text (a deployment's parameter; `load_proposal`: a file), read
+    as a scenario file is read."""
     try:
-        doc = parse_yaml(text)
+        doc = read(text)
     except ScenarioError as exc:
         raise ProposalError(str(exc)) from None
     return parse_proposal(doc)

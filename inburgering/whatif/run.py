@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError
 
 from inburgering.engine.errors import InputError
 from inburgering.engine.service import ALL, Partition
-from inburgering.store.db import CaseFile, load_policy
+from inburgering.store.db import CaseFile, is_up_to_date, load_policy
 from inburgering.whatif.proposal import Proposal, whatif_id
 from inburgering.whatif.replay import inbox_mark, read_journeys, replay, snapshot
 from inburgering.whatif.report import Tally, Window, finish, merge
@@ -72,7 +72,18 @@ def open_case_file(url: str) -> CaseFile:
     if parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").is_file():
         raise InputError(f"no case file at {parsed.database or 'an in-memory database'}: set "
                          "INBURGERING_DATABASE_URL to the case file to replay")
-    return CaseFile(url, create=False)
+    case_file = CaseFile(url, create=False)
+    try:
+        current = is_up_to_date(case_file.engine)
+    except DBAPIError as exc:
+        case_file.dispose()
+        raise InputError(f"the case file cannot be read ({type(exc.orig).__name__}): is INBURGERING_DATABASE_URL "
+                         "right?") from None
+    if not current:
+        case_file.dispose()
+        raise InputError("the case file is older than this version (its schema or the policy values this version "
+                         "reads): run `inburgering migrate` on it first; a what-if only reads")
+    return case_file
 
 
 def run_whatif(url: str, proposal: Proposal, start: dt.date | None, until: dt.date, *, workers: int = 1) -> dict:
@@ -81,11 +92,7 @@ def run_whatif(url: str, proposal: Proposal, start: dt.date | None, until: dt.da
         raise InputError(f"--workers: {workers} is not a number of processes; use 1 or more")
     case_file = open_case_file(url)
     try:
-        try:
-            the_plan = plan(case_file, proposal, start, until)
-        except DBAPIError as exc:
-            raise InputError(f"the case file cannot be read ({type(exc.orig).__name__}): is "
-                             "INBURGERING_DATABASE_URL right and its schema migrated (inburgering migrate)?") from None
+        the_plan = plan(case_file, proposal, start, until)
         if workers == 1:
             results = [compare_share(case_file, the_plan)]
         else:
