@@ -470,3 +470,77 @@ def test_prefect_gives_the_same_decisions(prefect_server):
         ["objection_receipt", "decision_postponed", "objection_decision"]
     assert entries(through_prefect, "payment", "penalty_paid")[0]["data"]["days"] == 16
     assert "met on 2022-02-15" in rejected(through_prefect)[8]
+
+
+# ---- the term's decisions: the extension and the fine -----------------------------------------------------
+
+
+def term_intake() -> list[dict]:
+    # Wi2013 from 2019-02-11: the term ends 2022-02-11; nothing done -> fine of 1,250.00 on 2022-03-01
+    return [event("2019-02-11", "residence_permit_granted"), event("2019-02-11", "bsn_registered"),
+            event("2019-02-11", "municipality_registered", municipality="Utrecht")]
+
+
+def term_run(events, until, policy=None) -> dict:
+    return run(events, start="2019-02-11", until=until, policy=policy)
+
+
+def test_an_extension_decision_has_the_awb_life_overdue_default_and_penalty():
+    events = term_intake() + [event("2021-09-01", "extension_requested", ground="birth", evidence_date="2021-06-01"),
+                              notice("2021-10-27", "extension"), notice("2021-10-28", "extension"),
+                              event("2021-11-13", "staff_decision", case="extension", decision="granted")]
+    result = term_run(events, "2021-11-30", policy={"extension_staff_review": True})
+    assert "runs until 2021-10-27" in rejected(result)[4]
+    (alert,) = entries(result, "alert", "decision_overdue")
+    assert alert["date"] == "2021-10-28" and alert["data"]["case"] == "extension"
+    (payment,) = entries(result, "payment", "penalty_paid")
+    assert (payment["date"], payment["data"]["case"], payment["data"]["days"], payment["data"]["amount"]) == \
+        ("2021-11-13", "extension", 1, "23.00")
+    (letter,) = entries(result, "letter", "extension_decision")
+    assert letter["data"]["objection_until"] == "2021-12-27"  # 13 Nov + 6 weeks = Saturday 25 Dec -> Monday 27th
+
+
+def test_a_notice_of_default_without_an_extension_waiting_is_rejected():
+    result = term_run(term_intake() + [notice("2021-10-28", "extension")], "2021-10-31")
+    assert "no extension request of this person waits" in rejected(result)[3]
+
+
+def test_an_objection_granted_against_a_refused_extension_grants_it_and_the_term_follows():
+    events = term_intake() + [event("2021-09-01", "extension_requested", ground="birth", evidence_date="2018-06-01"),
+                              objection("2021-09-20", "extension_decision", "2021-09-01", "the child was born later"),
+                              event("2021-10-15", "staff_decision", case="objection", decision="granted")]
+    result = term_run(events, "2022-07-31")
+    first, revised = entries(result, "letter", "extension_decision")
+    assert (first["data"]["decision"], first["data"]["reasons"]) == ("refused", ["evidence_in_term"])
+    assert (revised["date"], revised["data"]["decision"], revised["data"]["on_objection"]) == \
+        ("2021-10-15", "granted", True)
+    assert revised["data"]["term_end"] > "2022-02-11"
+    (pre,) = entries(result, "letter", "term_pre_announcement")
+    assert pre["data"]["term_end"] == revised["data"]["term_end"]  # the term and what follows moved
+
+
+def test_a_fine_annulled_on_objection_is_refunded_and_its_cycle_no_longer_counts():
+    events = term_intake() + [event("2022-03-10", "fine_paid", amount="1250.00"),
+                              objection("2022-03-20", "fine", "2022-03-01", "I was ill"),
+                              event("2022-04-01", "staff_decision", case="objection", decision="granted")]
+    result = term_run(events, "2024-03-31", policy={"term_fine_cycles": 1})
+    assert result["rejected"] == []
+    (letter,) = entries(result, "letter", "objection_decision")
+    assert (letter["date"], letter["data"]["against"], letter["data"]["decision"]) == ("2022-04-01", "fine", "granted")
+    (refund,) = entries(result, "payment", "fine_refunded")
+    assert (refund["date"], refund["data"]["amount"]) == ("2022-04-01", "1250.00")
+    # the follow-up term it opened stays (to 2024-03-01); at its end the fine cycle runs again, as
+    # the annulled fine counts as none (with term_fine_cycles 1, a counted fine would end it in an alert)
+    assert [e["date"] for e in entries(result, "letter", "fine")] == ["2022-03-01", "2024-03-19"]
+    assert entries(result, "alert", "term_passed_after_last_fine") == []
+
+
+def test_a_fine_paid_after_it_was_annulled_is_refunded_at_once_and_without_a_fine_nothing_is_paid():
+    events = term_intake() + [event("2021-03-10", "fine_paid", amount="100.00"),
+                              objection("2022-03-20", "fine", "2022-03-01", "I was ill"),
+                              event("2022-04-01", "staff_decision", case="objection", decision="granted"),
+                              event("2022-04-10", "fine_paid", amount="1250.00")]
+    result = term_run(events, "2022-04-30")
+    assert "has no fine to pay" in rejected(result)[3]
+    (refund,) = entries(result, "payment", "fine_refunded")
+    assert (refund["date"], refund["data"]["amount"]) == ("2022-04-10", "1250.00")

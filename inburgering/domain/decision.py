@@ -35,6 +35,7 @@ Pure functions and a pydantic model: no I/O, no clock.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from decimal import Decimal
 from pydantic import BaseModel
 
@@ -47,6 +48,7 @@ from inburgering.domain.process import (
     CancelDeadline,
     Communicate,
     EventRejected,
+    Fact,
     OpenDeadline,
     Payment,
 )
@@ -64,6 +66,16 @@ APPLICANT_CONSENT = "applicant_consent"  # Awb 4:15 lid 2 sub a: the applicant a
 
 # Words for the `case` field of events and letters (scenarios.md): the kind of decision.
 KINDS = ("agi", "extension", "exemption", "objection")
+
+
+@dataclass(frozen=True)
+class DecisionRevised(Fact):
+    """An objection was granted (domain/objection.py): the decision sent on `sent_on` with the
+    letter `letter` is revised with every effect (the term takes it for extension_decision and fine)."""
+
+    letter: str
+    sent_on: dt.date
+    on: dt.date
 
 
 class Suspension(BaseModel):

@@ -30,21 +30,20 @@ one already objected to, or to a decision that granted what was asked, is reject
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel
 
 from inburgering.domain import decision
-from inburgering.domain.decision import DecisionLife
+from inburgering.domain.decision import DecisionLife, DecisionRevised
 from inburgering.domain.events import Event, NoticeOfDefaultReceived, ObjectionReceived, StaffDecision
 from inburgering.domain.journey import ExemptionGranted
 from inburgering.domain.process import (
     Communicate,
     Context,
     EventRejected,
-    Fact,
     Overdue,
+    Payment,
     Process,
     State,
     Timer,
@@ -65,16 +64,6 @@ class DecisionRef(BaseModel):
     key: str
     ground: str | None = None  # an exemption's ground
     amount: str | None = None  # a fine's amount
-
-
-@dataclass(frozen=True)
-class DecisionRevised(Fact):
-    """An objection was granted: the decision sent on `sent_on` with letter `letter` is revised
-    (the term takes it for extension_decision and fine)."""
-
-    letter: str
-    sent_on: dt.date
-    on: dt.date
 
 
 def decisions_of(ctx: Context) -> list[DecisionRef]:
@@ -200,7 +189,15 @@ class ObjectionProcess(Process):
             return [ExemptionGranted(ctx.today, by="agi_exemption")]
         if target.letter == "exemption_decision":
             return [ExemptionGranted(ctx.today, by=target.ground or "exemption")]
-        return [DecisionRevised(target.letter, target.sent_on, ctx.today)]
+        term = ctx.case("term")
+        if term is not None and term.closed_reason is None:
+            return [DecisionRevised(target.letter, target.sent_on, ctx.today)]
+        # the term closed meanwhile (the obligation met, ended): nothing of it follows, but a fine
+        # paid is still refunded
+        fine = next((f for f in (term.fines if term else []) if f.on == target.sent_on), None)
+        if fine is not None and fine.paid:
+            return [Payment("fine_refunded", {"amount": fine.paid, "fine_on": fine.on})]
+        return []
 
     # ---- timers -------------------------------------------------------------------------------------
 

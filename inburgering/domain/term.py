@@ -59,9 +59,10 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from inburgering.domain import calendar, term_rules
-from inburgering.domain.events import (CourseHoursReported, Event, ExtensionRequested, Money,
-                                       SchoolDeclarationReceived, StaffDecision)
+from inburgering.domain import calendar, decision, term_rules
+from inburgering.domain.decision import DecisionLife, DecisionRevised
+from inburgering.domain.events import (CourseHoursReported, Event, ExtensionRequested, FinePaid, Money,
+                                       NoticeOfDefaultReceived, SchoolDeclarationReceived, StaffDecision)
 from inburgering.domain.exams import parts_taken
 from inburgering.domain.journey import DiplomaObtained, ObligationEnded, ObligationMet, SanctionsWaived, aow_day
 from inburgering.domain.process import (
@@ -73,6 +74,7 @@ from inburgering.domain.process import (
     EventRejected,
     Fact,
     OpenDeadline,
+    Payment,
     Process,
     State,
     Timer,
@@ -83,7 +85,7 @@ from inburgering.domain.term_rules import ExtensionFile
 REMINDER = "term_reminder"  # term_reminder:<months>
 TERM_PASSED = "term_passed"
 FINE = "term_fine"
-OVERDUE = "decision_overdue"
+OVERDUE = decision.OVERDUE
 AOW_AGE = "aow_age"  # timer: the day the person reaches state-pension age
 FINE_REVIEW = "fine_under_review"
 STAFF_ASSESSMENT = "staff_assessment"  # the reason when staff refuse although every rule is met
@@ -151,6 +153,8 @@ class ExtensionRequest(BaseModel):
     staff_reason: str | None = None
     term_end_before: dt.date
     term_end_after: dt.date | None = None  # when granted
+    life: DecisionLife | None = None  # the decision's Awb life (domain/decision.py)
+    revised_on: dt.date | None = None  # granted on objection
 
 
 class Fine(BaseModel):
@@ -160,6 +164,8 @@ class Fine(BaseModel):
     parts_taken: str
     parts_passed: int = 0
     new_term_end: dt.date
+    paid: Money | None = None  # what the person paid (fine_paid)
+    annulled_on: dt.date | None = None  # annulled on objection: it counts as no fine
 
 
 class TermState(State):
@@ -185,6 +191,11 @@ class TermState(State):
         return sum(report.hours for report in self.hours if report.listed)
 
     @property
+    def counted_fines(self) -> int:
+        """The fines imposed, without those annulled on objection (their cycle no longer counts)."""
+        return sum(1 for fine in self.fines if fine.annulled_on is None)
+
+    @property
     def pending_review(self) -> FineReview | None:
         last = self.reviews[-1] if self.reviews else None
         return last if last is not None and last.decision is None else None
@@ -198,14 +209,17 @@ class TermState(State):
 class TermProcess(Process):
     name = "term"
     state_model = TermState
-    event_types = ("extension_requested", "course_hours_reported", "staff_decision", "school_declaration_received")
-    facts = (TermStarted, ObligationMet, DiplomaObtained)
+    event_types = ("extension_requested", "course_hours_reported", "staff_decision", "school_declaration_received",
+                   "notice_of_default_received", "fine_paid")
+    facts = (TermStarted, ObligationMet, DiplomaObtained, DecisionRevised)
 
     # ---- routing --------------------------------------------------------------------------
 
     def handles(self, event: Event) -> bool:
         if isinstance(event, StaffDecision):
             return event.case in ("extension", "fine")
+        if isinstance(event, NoticeOfDefaultReceived):
+            return event.case == "extension"
         return super().handles(event)
 
     def opens_case(self, event: Event) -> bool:
@@ -215,6 +229,8 @@ class TermProcess(Process):
         decided = "a fine" if getattr(event, "case", "") == "fine" else "an extension"
         what = {"extension_requested": "an extension", "course_hours_reported": "the hours",
                 "school_declaration_received": "a school's declaration without an open AGI application",
+                "notice_of_default_received": "a notice of default on an extension decision",
+                "fine_paid": "a fine's payment",
                 "staff_decision": f"a staff decision on {decided}"}[event.type]  # type: ignore[attr-defined]
         return (f"this person has no open integration term, so {what} cannot be taken: the term opens with the "
                 "start letter (Wi2013) or the PIP (Wi2021), and ends when the obligation is met; voluntary "
@@ -244,7 +260,20 @@ class TermProcess(Process):
             # the Wi2013 term binds the exam parts only (art. 7a lid 1): the PVT has its own term
             state.closed_reason, state.satisfied_on = "exam_parts_passed", fact.on
             return self._settle(state, ctx, _cancel_all(state))
+        if isinstance(fact, DecisionRevised):
+            return self._settle(state, ctx, self._revised(state, fact, ctx))
         return self._settle(state, ctx, self._plan(state, ctx))  # the term opens
+
+    def _revised(self, state: TermState, fact: DecisionRevised, ctx: Context) -> list[Action]:
+        """An objection granted (domain/objection.py): a fine annulled — it counts as no fine, the
+        follow-up term it opened stays, what was paid is refunded —, or an extension granted."""
+        if fact.letter == "fine":
+            fine = next(f for f in state.fines if f.on == fact.sent_on and f.annulled_on is None)
+            fine.annulled_on = ctx.today
+            return [Payment("fine_refunded", {"amount": fine.paid, "fine_on": fine.on})] if fine.paid else []
+        request = next(r for r in state.extensions if r.decided_on == fact.sent_on)
+        request.revised_on = ctx.today
+        return self._grant(state, request, ctx, "staff", None, on_objection=True)
 
     # ---- events -------------------------------------------------------------------------------
 
@@ -265,7 +294,28 @@ class TermProcess(Process):
             actions = self._fine_decision(state, event, ctx)
         elif isinstance(event, StaffDecision):
             actions = self._staff_decision(state, event, ctx)
+        elif isinstance(event, NoticeOfDefaultReceived):
+            request = state.pending_request
+            if request is None:
+                raise EventRejected("no extension request of this person waits for a decision, so DUO cannot be "
+                                    "declared in default on one")
+            _life(request).notice_of_default(event.date, ctx.policy)
+        elif isinstance(event, FinePaid):
+            actions = self._fine_paid(state, event)
         return self._settle(state, ctx, actions)
+
+    @staticmethod
+    def _fine_paid(state: TermState, event: FinePaid) -> list[Action]:
+        """The payment goes to the latest fine; a fine annulled on objection is refunded at once."""
+        if not state.fines:
+            raise EventRejected("this person has no fine to pay")
+        if event.amount <= 0:
+            raise EventRejected(f"a payment of {event.amount:.2f} is not a payment: the amount must be above 0.00")
+        fine = state.fines[-1]
+        fine.paid = (fine.paid or 0) + event.amount
+        if fine.annulled_on is not None:
+            return [Payment("fine_refunded", {"amount": event.amount, "fine_on": fine.on})]
+        return []
 
     def _fine_decision(self, state: TermState, event: StaffDecision, ctx: Context) -> list[Action]:
         review = state.pending_review
@@ -285,14 +335,15 @@ class TermProcess(Process):
                                 "being decided; a new request can be made once it has been decided")
         file = self._file(state, event.ground, event.evidence_date, ctx)
         weeks = ctx.policy.value("extension_decision_weeks", ctx.today)
+        life = decision.open_life("extension", "extension_decision", ctx.today, weeks)
         request = ExtensionRequest(ground=event.ground, evidence_date=event.evidence_date, requested_on=ctx.today,
-                                   decision_due=calendar.statutory_term_end(calendar.add_weeks(ctx.today, weeks)),
+                                   decision_due=life.due(ctx.today), life=life,
                                    rules_failed=term_rules.failed_rules(file, ctx.policy), term_end_before=state.end)
         state.extensions.append(request)
         if ctx.policy.value("extension_staff_review", ctx.today):
-            return [OpenDeadline(OVERDUE, calendar.add_days(request.decision_due, 1))]
-        decision = "refused" if request.rules_failed else "granted"
-        return self._decide(state, request, decision, list(request.rules_failed), "rules", ctx)
+            return life.timer_actions(ctx.today, ctx.policy)
+        outcome = "refused" if request.rules_failed else "granted"
+        return self._decide(state, request, outcome, list(request.rules_failed), "rules", ctx)
 
     def _staff_decision(self, state: TermState, event: StaffDecision, ctx: Context) -> list[Action]:
         request = state.pending_request
@@ -309,22 +360,36 @@ class TermProcess(Process):
         reasons = [] if event.decision == "granted" else (list(failed) or [STAFF_ASSESSMENT])
         return self._decide(state, request, event.decision, reasons, "staff", ctx, staff_reason=reason)
 
-    def _decide(self, state: TermState, request: ExtensionRequest, decision: str, reasons: list[str], by: str,
+    def _decide(self, state: TermState, request: ExtensionRequest, outcome: str, reasons: list[str], by: str,
                 ctx: Context, staff_reason: str | None = None) -> list[Action]:
-        request.decision, request.reasons = decision, reasons  # type: ignore[assignment]
+        request.decision, request.reasons = outcome, reasons  # type: ignore[assignment]
         request.decided_on, request.decided_by, request.staff_reason = ctx.today, by, staff_reason  # type: ignore
-        actions: list[Action] = [CancelDeadline(OVERDUE)]
-        if decision == "granted":
-            file = self._file(state, request.ground, request.evidence_date, ctx, request.requested_on)
-            state.end = request.term_end_after = term_rules.extended_end(file, ctx.policy)
-            # the term runs again: a pre-announcement not yet followed by a fine is withdrawn
-            state.pre_announced_on = state.respond_by = state.intended_fine = None
-            state.reminded = []
-            actions += self._plan(state, ctx)
-        return actions + [Communicate("extension_decision", {
-            "decision": decision, "reasons": reasons, "ground": request.ground, "term_end": state.end,
-            "previous_term_end": request.term_end_before, "requested_on": request.requested_on,
-            "decided_by": by, "staff_reason": staff_reason})]
+        life = _life(request)
+        actions: list[Action] = life.decide(outcome, reasons, ctx.today, ctx.policy)
+        actions += life.timer_actions(ctx.today, ctx.policy)
+        if outcome == "granted":
+            return actions + self._grant(state, request, ctx, by, staff_reason)
+        return actions + [self._letter(state, request, by, staff_reason, ctx)]
+
+    def _grant(self, state: TermState, request: ExtensionRequest, ctx: Context, by: str, staff_reason: str | None,
+               on_objection: bool = False) -> list[Action]:
+        """The extension granted (at once, or on objection): the term moves and runs again."""
+        request.decision = "granted"
+        file = self._file(state, request.ground, request.evidence_date, ctx, request.requested_on)
+        state.end = request.term_end_after = term_rules.extended_end(file, ctx.policy)
+        # the term runs again: a pre-announcement not yet followed by a fine is withdrawn
+        state.pre_announced_on = state.respond_by = state.intended_fine = None
+        state.reminded = []
+        return [*self._plan(state, ctx), self._letter(state, request, by, staff_reason, ctx, on_objection)]
+
+    @staticmethod
+    def _letter(state: TermState, request: ExtensionRequest, by: str, staff_reason: str | None, ctx: Context,
+                on_objection: bool = False) -> Communicate:
+        return Communicate("extension_decision", {
+            "decision": request.decision, "reasons": [] if on_objection else request.reasons, "ground": request.ground,
+            "term_end": state.end, "previous_term_end": request.term_end_before, "requested_on": request.requested_on,
+            "decided_by": by, "staff_reason": staff_reason, "on_objection": on_objection,
+            "objection_until": None if on_objection else decision.objection_window_end(ctx.today, ctx.policy)})
 
     @staticmethod
     def _file(state: TermState, ground: str, evidence_date: dt.date, ctx: Context,
@@ -355,13 +420,13 @@ class TermProcess(Process):
                                                             "ended_on": ctx.today})]
         elif timer.kind == FINE:
             actions = self._fine(state, ctx)
-        elif timer.kind == OVERDUE:
+        elif timer.kind in decision.TIMERS:
             request = state.pending_request
             if request is not None:
-                actions.append(Alert(OVERDUE, {"ground": request.ground, "requested_on": request.requested_on,
-                                               "decision_due": request.decision_due,
-                                               "days_late": (ctx.today - request.decision_due).days,
-                                               "waiting_for": "staff decision"}))
+                life = _life(request)
+                actions = life.on_timer(timer.kind, ctx.today, ctx.policy, {
+                    "ground": request.ground, "requested_on": request.requested_on, "waiting_for": "staff decision"})
+                actions += life.timer_actions(ctx.today, ctx.policy)
         else:
             raise NotImplementedError(f"{self.name} has no timer {timer.kind}")
         return self._settle(state, ctx, actions)
@@ -369,8 +434,9 @@ class TermProcess(Process):
     def _term_passed(self, state: TermState, ctx: Context) -> list[Action]:
         keren = _keren(state, ctx)
         waived: list[Action] = [SanctionsWaived(ctx.today)] if keren else []
-        if len(state.fines) >= ctx.policy.value("term_fine_cycles", ctx.today):
-            return [Alert("term_passed_after_last_fine", {"term_end": state.end, "fines": len(state.fines)}), *waived]
+        if state.counted_fines >= ctx.policy.value("term_fine_cycles", ctx.today):
+            return [Alert("term_passed_after_last_fine", {"term_end": state.end, "fines": state.counted_fines}),
+                    *waived]
         if keren:  # no pre-announcement: staff decide whether this is an exceptional case
             basis = fine_basis(state, ctx, ctx.today)
             state.reviews.append(FineReview(opened_on=ctx.today, term_end=state.end, basis=basis))
@@ -432,7 +498,7 @@ class TermProcess(Process):
             return Transition(state, state.closed_reason, None, None, actions, closed=True)
         request = state.pending_request
         if request is not None:
-            late = calendar.add_days(request.decision_due, 1) if ctx.today > request.decision_due else None
+            late = _life(request).late_since(ctx.today)
             return Transition(state, "extension_under_review", "staff decision (staff_decision, case extension)",
                               request.requested_on, actions, late_since=late)
         passed = calendar.add_days(state.end, 1) if ctx.today > state.end else None
@@ -492,3 +558,11 @@ def _keren(state: TermState, ctx: Context) -> bool:
 def _cancel_all(state: TermState) -> list[Action]:
     return [*(CancelDeadline(f"{REMINDER}:{months}") for months in state.planned), CancelDeadline(TERM_PASSED),
             CancelDeadline(FINE), CancelDeadline(AOW_AGE)]
+
+
+def _life(request: ExtensionRequest) -> DecisionLife:
+    """The extension decision's Awb life; a request stored before it had one counts from the request."""
+    if request.life is None:
+        request.life = decision.open_life("extension", "extension_decision", request.requested_on,
+                                          (request.decision_due - request.requested_on).days // 7)
+    return request.life
