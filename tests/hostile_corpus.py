@@ -53,6 +53,23 @@ REFUSED = {
     "type as a list": (event_doc("type: [bsn_registered, residence_permit_granted]"),
                        "line 9, events[2].type: must be the name of one event type"),
     "type as a mapping": (event_doc("type: {a: 1}"), "events[2].type: must be the name of one event type"),
+    "a notice of default on a fine": (event_doc("type: notice_of_default_received, case: fine"),
+                                      "events[2].case: 'fine' is not allowed: use 'agi', 'extension', 'exemption' "
+                                      "or 'objection'"),
+    "an objection against a loan": (
+        event_doc("type: objection_received, against: loan, decision_date: 2020-01-10, grounds: x"),
+        "events[2].against: 'loan' is not allowed: use 'agi_decision', 'extension_decision', 'exemption_decision' "
+        "or 'fine'"),
+    "an objection against a decision on 30 February": (
+        event_doc("type: objection_received, against: fine, decision_date: 2020-02-30, grounds: x"),
+        "events[2].decision_date: '2020-02-30' is not a real calendar date"),
+    "an objection without grounds": (
+        event_doc('type: objection_received, against: fine, decision_date: 2020-01-10, grounds: "  "'),
+        "events[2].grounds: is blank"),
+    "an exemption on an unknown ground": (event_doc("type: exemption_application_received, ground: holiday"),
+                                          "events[2].ground: 'holiday' is not allowed"),
+    "a medical advice without its answer": (event_doc("type: medical_advice_received"),
+                                            "events[2].exempt: is required but missing"),
     "money in exponent notation": (event_doc('type: loan_granted, amount: "1e30"'),
                                    "events[2].amount: '1e30' is not an amount; write it like \"250.00\""),
     "money too large": (event_doc('type: loan_granted, amount: "99999999999999999999.00"'),
