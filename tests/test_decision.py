@@ -544,3 +544,22 @@ def test_a_fine_paid_after_it_was_annulled_is_refunded_at_once_and_without_a_fin
     assert "has no fine to pay" in rejected(result)[3]
     (refund,) = entries(result, "payment", "fine_refunded")
     assert (refund["date"], refund["data"]["amount"]) == ("2022-04-10", "1250.00")
+
+
+def test_the_decisions_example_in_the_readme():
+    from pathlib import Path
+
+    result = replay(Path(__file__).resolve().parent.parent / "docs" / "scenarios" / "decisions.yaml")
+    assert result["rejected"] == []
+    (postponed,) = entries(result, "letter", "decision_postponed", "p1")
+    assert (postponed["date"], postponed["data"]["decide_by"]) == ("2021-10-20", "2021-12-22")
+    (alert,) = entries(result, "alert", "decision_overdue", "p1")
+    assert alert["date"] == "2021-12-23"
+    (penalty,) = entries(result, "payment", "penalty_paid", "p1")
+    # notice 24 December: penalty days from 8 January up to 23 January
+    assert (penalty["date"], penalty["data"]["days"], penalty["data"]["amount"]) == ("2022-01-24", 16, "392.00")
+    assert entries(result, "letter", "agi_decision", "p1")[0]["data"]["decision"] == "granted"
+    (receipt,) = entries(result, "letter", "objection_receipt", "p2")
+    assert receipt["data"]["decide_by"] == "2022-05-24"  # window to 12 April, + 6 weeks
+    (refund,) = entries(result, "payment", "fine_refunded", "p2")
+    assert (refund["date"], refund["data"]["amount"]) == ("2022-04-01", "1250.00")
