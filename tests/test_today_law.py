@@ -425,5 +425,8 @@ def test_prefect_gives_the_same_timelines_for_todays_law(prefect_server):
     z_events, start, until = z_route()
     for built in (scenario(z_events, start, until), scenario(keren("granted"), "2021-09-01", "2025-06-30"),
                   scenario(intake("2021-09-01"), "2021-09-01", "2024-12-31", born="1957-05-10"),
-                  scenario(wi2013_pvt_later("asylum"), "2019-02-11", "2022-12-31")):
+                  scenario(wi2013_pvt_later("asylum"), "2019-02-11", "2022-12-31"),
+                  scenario(fine_journey([FAILED_ALL, FAILED_BUT_ONA], [ev(
+                      "2022-02-20", "school_declaration_received", school="Taalhuis Noord", hours=160)]),
+                      "2019-02-11", "2022-03-15")):
         assert replay(built, engine="prefect") == replay(built)

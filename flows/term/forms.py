@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from flows.waiting.form_rules import StaffForm
 from inburgering.domain.events import Day, Text
@@ -10,28 +10,24 @@ class ExtensionDecisionInput(StaffForm):
     """The staff decision on the extension request (policy extension_staff_review): granted or
     refused, with a reason when it departs from the rules, and the day of the decision."""
 
+    CASE: ClassVar[str] = "extension"  # the staff_decision's case
+
     decision: Literal["granted", "refused"]
     date: Day
     reason: Text | None = None
 
     def to_event(self) -> dict:
-        event = {"type": "staff_decision", "case": "extension", "decision": self.decision,
+        event = {"type": "staff_decision", "case": self.CASE, "decision": self.decision,
                  "date": self.date.isoformat()}
         return {**event, "reason": self.reason} if self.reason else event
 
 
-class FineDecisionInput(StaffForm):
+class FineDecisionInput(ExtensionDecisionInput):
     """The staff decision on an asylum status holder's passed term (the Keren rule): granted =
     an exceptional fine (proven, persistent unwillingness to integrate), with its pre-announcement
     first; refused = no fine and no follow-up term. The person's effort is in the table below."""
 
-    decision: Literal["granted", "refused"]
-    date: Day
-    reason: Text | None = None
-
-    def to_event(self) -> dict:
-        event = {"type": "staff_decision", "case": "fine", "decision": self.decision, "date": self.date.isoformat()}
-        return {**event, "reason": self.reason} if self.reason else event
+    CASE: ClassVar[str] = "fine"
 
     @staticmethod
     def details(state: dict) -> list[tuple[str, str]]:
