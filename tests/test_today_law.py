@@ -417,6 +417,56 @@ def test_the_readmes_examples_show_a_z_route_to_the_end_and_an_asylum_term_going
     assert of(keren_file, "term_pre_announcement") == [] and keren_file["rejected"] == []
 
 
+def test_through_the_api_the_ind_sends_the_category_and_the_municipality_the_pieces(database_url):
+    import datetime as dt
+
+    import httpx
+
+    from inburgering.api.sources import add_source
+    from inburgering.engine import service
+    from inburgering.store.db import CaseFile
+    from tests.api_server import ThreadedApi
+
+    case_file = CaseFile(database_url)
+    now = dt.datetime(2024, 3, 1, 9, 0, tzinfo=dt.timezone.utc)
+    with case_file.transaction() as session:
+        tokens = {kind: add_source(session, kind, kind, now=now) for kind in ("ind", "brp", "municipality")}
+        service.register_person(session, ref="p1", bsn=demo_bsn(1), name="Person 1", email="p1@example.org")
+    sent = [("ind", "residence_permit_granted", {"category": "asylum"}), ("brp", "bsn_registered", {}),
+            ("brp", "municipality_registered", {"municipality": "Utrecht"}),
+            ("municipality", "pip_established", {"route": "z"}), ("municipality", "map_completed", {}),
+            ("municipality", "participation_statement_signed", {}),
+            ("municipality", "route_completed", {"route": "onderwijs"}),
+            ("municipality", "route_completed", {"route": "z"})]
+    try:
+        with ThreadedApi(database_url) as server:
+            for n, (kind, type_, fields) in enumerate(sent):
+                answer = httpx.post(f"{server.url}/v1/events", headers={"Authorization": f"Bearer {tokens[kind]}"},
+                                    json={"id": f"e-{n}", "date": "2024-02-01", "person": "p1", "type": type_,
+                                          **fields}, timeout=60)
+                assert answer.status_code == 202, answer.text
+            wrong = httpx.post(f"{server.url}/v1/events", headers={"Authorization": f"Bearer {tokens['brp']}"},
+                               json={"id": "x", "date": "2024-02-01", "person": "p1", "type": "map_completed"})
+            assert wrong.status_code == 403 and "municipality sources send them" in wrong.text
+            service.ingest(case_file, dt.date(2024, 3, 1))
+            statuses = []
+            for n, (kind, _, _) in enumerate(sent):
+                statuses.append(httpx.get(f"{server.url}/v1/events/e-{n}",
+                                          headers={"Authorization": f"Bearer {tokens[kind]}"}).json())
+        assert [s["status"] for s in statuses] == ["applied"] * 6 + ["rejected", "applied"]
+        assert "the PIP sets the z-route for this person, not the onderwijs-route" in statuses[6]["reason"]
+        with case_file.transaction() as session:
+            from sqlalchemy import select
+
+            from inburgering.store.models import Case
+
+            journey = session.scalars(select(Case).where(Case.process == "journey")).one()
+            assert (journey.status, journey.state["category"], journey.state["met_by"]) == (
+                "obligation_met", "asylum", "route_completed")
+    finally:
+        case_file.dispose()
+
+
 # ---- through Prefect ---------------------------------------------------------------------------------------------
 
 
