@@ -23,8 +23,10 @@ from sqlalchemy import select, update
 
 from flows.exams.flow import exams_wait
 from flows.exemption.flow import agi_exemption
+from flows.form_exemption.flow import form_exemption_wait
 from flows.intake.flow import intake_wait
 from flows.invoicing.flow import invoice_acceptance
+from flows.objection.flow import objection_wait
 from flows.term.flow import integration_term
 from inburgering.domain.calendar import today_in_amsterdam
 from inburgering.engine import service
@@ -36,7 +38,7 @@ pytestmark = [pytest.mark.prefect, pytest.mark.usefixtures("prefect_server")]
 
 BSN = "123456782"
 WAIT_FLOWS = {"intake": intake_wait, "invoicing": invoice_acceptance, "exemption": agi_exemption, "exams": exams_wait,
-              "term": integration_term}
+              "term": integration_term, "form_exemption": form_exemption_wait, "objection": objection_wait}
 
 
 @pytest.fixture(autouse=True)
@@ -342,6 +344,32 @@ def test_an_extension_under_staff_review_is_decided_through_the_terms_form(flows
         term = session.get(Case, term.id)
     assert decision.data["decision"] == "granted" and decision.on_date == today
     assert term.status != "extension_under_review"
+
+
+def test_an_objection_waits_for_staff_in_a_run_whose_form_shows_the_decision_and_the_grounds(flows_database,
+                                                                                             waits_deployed):
+    """Issue 22: the objection is a wait run at once; its form shows the decision objected to and the
+    grounds, and the answer given there is the objection_decision the person gets."""
+    today = today_in_amsterdam()
+    objection = _staff_review(flows_database, "extension_staff_review", "objection", [(today, event) for event in (
+        {"type": "residence_permit_granted", "obligation_start": "2019-01-15"},
+        {"type": "bsn_registered"}, {"type": "municipality_registered", "municipality": "Enschede"},
+        {"type": "agi_application_received", "route": "course", "hours": {"integration": 620},
+         "school_listed_at_course_start": False},
+        {"type": "school_declaration_received"},
+        {"type": "objection_received", "against": "agi_decision", "decision_date": today.isoformat(),
+         "grounds": "my school had the quality mark"})])
+    assert objection.status == "waiting_for_staff_decision"
+    assert _form(objection.wait_run_id)["title"] == "ObjectionDecisionInput"
+    description = _description(objection.wait_run_id)
+    assert f"agi_decision of {today.isoformat()} (refused)" in description
+    assert "my school had the quality mark" in description
+    run = answer("objection", objection.id, objection.wait_run_id,
+                 {"decision": "granted", "date": today.isoformat(), "reason": "the register was wrong"})
+    assert run.state.is_completed()
+    with flows_database.transaction() as session:
+        letter = session.scalars(select(JournalEntry).where(JournalEntry.type == "objection_decision")).one()
+    assert (letter.data["against"], letter.data["decision"]) == ("agi_decision", "granted")
 
 
 def test_staff_open_a_case_that_is_not_late_and_it_gets_its_form(flows_database, waits_deployed):
