@@ -448,7 +448,9 @@ class Casebook:
         case.state = transition.state
         case.waiting_for = transition.waiting_for
         case.waiting_since = transition.waiting_since
-        case.late_since = transition.late_since
+        # Late by the process's own rule, or by a letter still held past its day: a transition
+        # that does not end the hold does not end that lateness (issue 24).
+        case.late_since = _earliest(transition.late_since, self._late_from_holds(case))
         case.updated_on = self.as_of
         status_changed = case.status != transition.status
         case.status = transition.status
@@ -615,14 +617,18 @@ class Casebook:
                 case.updated_on = self.as_of
                 self._touch(case)
 
+    def _late_from_holds(self, case: CaseRecord) -> dt.date | None:
+        """The first late day of the case's letters still held past their day, if any."""
+        return min((h.late_from for h in self._held_of(case) if h.late_from), default=None)
+
     def _release(self, letter: HeldRecord) -> None:
         case = letter.case
-        late_from_holds = min((h.late_from for h in self._held_of(case) if h.late_from), default=None)
+        late_from_holds = self._late_from_holds(case)
         self._send(case, letter.kind, letter.type, letter.recipient, letter.data)
         self._end_hold(letter, "sent")
         remaining = self._held_of(case)
         if case.late_since is not None and case.late_since == late_from_holds:  # late only because held
-            case.late_since = min((h.late_from for h in remaining if h.late_from), default=None)
+            case.late_since = self._late_from_holds(case)
         if not remaining and letter.closes_case:
             case.closed_on = self.as_of
             case.waiting_for = case.waiting_since = None
@@ -864,3 +870,7 @@ def _handler_of(action: Any) -> Callable[[Casebook, Any, CaseRecord], None]:
             _ACTIONS[type(action)] = _ACTIONS[base]
             return _ACTIONS[base]
     raise TypeError(f"no handler for action {action!r}")
+
+
+def _earliest(*days: dt.date | None) -> dt.date | None:
+    return min((day for day in days if day is not None), default=None)
