@@ -224,9 +224,12 @@ def test_a_refused_answer_leaves_the_run_suspended_with_the_reason_and_a_valid_o
     assert _case(flows_database, case_id).status == "Factuur is openstaand"
     assert sync()["shown"] == 0  # the suspended run is the case's one live run
 
+    assert "late" in run.tags and " days late · " in run.name
     run = answer("invoicing", case_id, run_id, {"invoice_number": "TN-9", "decision": "accept",
                                                 "date": today.isoformat()})
     assert run.state.is_completed()
+    # The answered run follows the case: no days late in its name, no `late` tag (issue 24).
+    assert (run.name, sorted(run.tags)) == (f"case-{case_id} · answered", ["process:invoicing", "wait"])
     assert _case(flows_database, case_id).status == "Factuur is vrijgegeven"
     with flows_database.transaction() as session:
         assert session.scalar(select(JournalEntry.type).where(JournalEntry.type == "school_paid")) == "school_paid"

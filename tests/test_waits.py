@@ -101,3 +101,24 @@ def test_a_letter_type_that_does_not_exist_is_refused_and_holds_in_force_are_lis
     released = runner.invoke(app, ["letters", "release", "start_letter"])
     assert released.exit_code == 0 and "1 hold(s) on start_letter released" in released.output
     assert "no letters on hold" in runner.invoke(app, ["letters", "holds"]).output
+
+
+def test_a_run_that_no_longer_shows_its_wait_loses_its_days_late_and_its_late_tag():
+    """An answered run kept its "10 days late" name and `late` tag: the board's late-runs link
+    showed 2 runs against a count of 1."""
+    from flows.waiting.cases import ended_name, ended_tags
+
+    late = dict(wait_version=3, wait_name="case-1 · 10 days late · waits for an answer")
+    answered_still_late = _case(1, wait_run_id="r1", **late)  # answered; still late: a new run
+    answered_done = _case(2, wait_run_id="r2", **late)  # answered; no longer actionable
+    moved_on = _case(3, wait_run_id="r3", **late)  # suspended, no longer actionable: cancelled
+    right = _case(4, wait_run_id="r4", wait_version=3, wait_name=run_name(_case(4), TODAY))
+    runs = {"r1": RunSeen("COMPLETED"), "r2": RunSeen("COMPLETED"), "r3": RunSeen("PAUSED"),
+            "r4": RunSeen("PAUSED", NOW + dt.timedelta(days=300))}
+    result = plan([answered_still_late, right], [answered_still_late, answered_done, moved_on, right], runs,
+                  today=TODAY, now=NOW, renew_before=RENEW)
+    assert {run: (case.id, state) for run, (case, state) in result.retire.items()} == {
+        "r1": (1, "COMPLETED"), "r2": (2, "COMPLETED"), "r3": (3, "CANCELLED")}
+    assert [ended_name(case.id, state) for case, state in result.retire.values()] == [
+        "case-2 · answered", "case-3 · closed", "case-1 · answered"]
+    assert "late" not in ended_tags("intake") and "process:intake" in ended_tags("intake")

@@ -24,7 +24,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from prefect import get_run_logger, task
+from prefect import get_client, get_run_logger, task
 from prefect.context import FlowRunContext
 from prefect.flow_runs import suspend_flow_run
 from prefect.input.actions import create_flow_run_input, filter_flow_run_input
@@ -93,6 +93,14 @@ def _refusal(outcome: dict) -> str | None:
     return None if outcome["status"] in ("applied", "noted", "resumed") else outcome["reason"]
 
 
+def _ended(run, case_id: int, state: str) -> None:  # noqa: ANN001
+    """This run no longer shows the case's wait: renamed at once, without days late or `late`."""
+    process = next((tag.split(":", 1)[1] for tag in run.tags if tag.startswith("process:")), None)
+    with get_client(sync_client=True) as client:
+        client.update_flow_run(run.id, name=waits.ended_name(case_id, state),
+                               tags=waits.ended_tags(process) if process else [waits.WAIT_TAG])
+
+
 @states_refusals
 def wait_for_answer(case_id: int) -> Any:
     """The body of every wait flow: see the module's docstring."""
@@ -115,6 +123,7 @@ def wait_for_answer(case_id: int) -> Any:
             create_flow_run_input(key=f"outcome-{n}", value=outcome, flow_run_id=run.id)
             if outcome["status"] == "applied":
                 logger.info("case-%s: the answer was applied", case_id)
+                _ended(run, case_id, "COMPLETED")
                 return outcome
             refused = _refusal(outcome)
             if refused:
@@ -127,6 +136,7 @@ def wait_for_answer(case_id: int) -> Any:
             continue
         case = read_case(case_id)
         if case is None:
+            _ended(run, case_id, "CANCELLED")
             return Completed(message=f"case-{case_id} no longer waits")
         today = today_in_amsterdam()
         form = with_data(form_for(case), case, today, refused=refused)

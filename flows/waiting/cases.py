@@ -142,6 +142,22 @@ def run_tags(case: CaseWait, today: dt.date) -> list[str]:
     return tags
 
 
+# What a run that no longer shows its case's wait is renamed to, by its state: it keeps no days
+# late in its name and no `late` or `status:` tag, so the Runs page's late filter counts only the
+# live waits of late cases.
+ENDED = {"COMPLETED": "answered", "CANCELLED": "closed", "CANCELLING": "closed", "FAILED": "failed",
+         "CRASHED": "crashed"}
+
+
+def ended_name(case_id: int, state: str) -> str:
+    """`case-12 · answered`: a run that no longer shows the case's wait, and why."""
+    return f"case-{case_id} · {ENDED.get(state, 'closed')}"
+
+
+def ended_tags(process: str) -> list[str]:
+    return [WAIT_TAG, f"process:{process}"]
+
+
 def describe(case: CaseWait, today: dt.date, *, what_to_enter: str, refused: str | None = None,
              details: list[tuple[str, str]] = ()) -> str:
     """The resume form's description (markdown): status, what it waits for, since when, how late,
@@ -189,6 +205,9 @@ class WaitPlan:
     cancel: list[str] = field(default_factory=list)  # suspended runs of cases no longer wanted
     rename: list[CaseWait] = field(default_factory=list)  # the same run, a new name (days late)
     clear: list[int] = field(default_factory=list)  # cases that no longer show a run
+    # runs that no longer show their case's wait, renamed without days late or `late` tag: run id
+    # -> (its case, its state once this plan is carried out)
+    retire: dict[str, tuple[CaseWait, str]] = field(default_factory=dict)
     replaced: dict[str, int] = field(default_factory=dict)  # why a run is made again: failed, gone, timeout...
 
 
@@ -201,7 +220,9 @@ def plan(wanted: list[CaseWait], showing: list[CaseWait], runs: dict[str, RunSee
     - a wanted case whose run shows an older version, or whose suspension ends within
       `renew_before`, gets a new one and the old run is cancelled;
     - a wanted case whose run is right but named otherwise (the days late changed) is renamed;
-    - a case no longer wanted loses its run (cancelled when suspended).
+    - a case no longer wanted loses its run (cancelled when suspended);
+    - a run that no longer shows its case's wait (answered, cancelled, failed) is renamed
+      `case-12 · answered` without its `late` tag (`retire`).
     A run being answered (resumed: scheduled, running) is left alone until it finishes."""
     result = WaitPlan()
     wanted_ids = {c.id for c in wanted}
@@ -213,6 +234,8 @@ def plan(wanted: list[CaseWait], showing: list[CaseWait], runs: dict[str, RunSee
             continue
         if seen is not None and seen.state in LIVE:
             result.cancel.append(case.wait_run_id)
+        if seen is not None:
+            result.retire[case.wait_run_id] = (case, "CANCELLED" if seen.state in LIVE else seen.state)
         result.clear.append(case.id)
     for case in wanted:
         seen = runs.get(case.wait_run_id) if case.wait_run_id else None
@@ -221,6 +244,8 @@ def plan(wanted: list[CaseWait], showing: list[CaseWait], runs: dict[str, RunSee
             continue
         if seen is not None and seen.state in ANSWERING:
             continue
+        if seen is not None:  # replaced below: the old run ends (cancelled when still suspended)
+            result.retire[case.wait_run_id] = (case, "CANCELLED" if seen.state in LIVE else seen.state)
         if seen is None or seen.state not in LIVE:
             why = "gone" if seen is None else seen.state.lower()
         elif case.wait_version != case.version:
@@ -228,6 +253,7 @@ def plan(wanted: list[CaseWait], showing: list[CaseWait], runs: dict[str, RunSee
         elif seen.pause_timeout is not None and seen.pause_timeout - now < renew_before:
             why = "timeout near"
         else:
+            del result.retire[case.wait_run_id]  # it stays: the same run
             if case.wait_name != run_name(case, today):
                 result.rename.append(case)
             continue

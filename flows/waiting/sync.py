@@ -94,6 +94,20 @@ def _cancel(client, run_ids: list[str]) -> int:  # noqa: ANN001
     return cancelled
 
 
+def _retire(client, runs: dict[str, tuple[waits.CaseWait, str]]) -> int:  # noqa: ANN001
+    """Rename runs that no longer show their case's wait (`case-12 · answered`), without the
+    days late and the `late` tag: the late filter then counts live waits only."""
+    renamed = 0
+    for run_id, (case, state) in runs.items():
+        try:
+            client.update_flow_run(uuid.UUID(run_id), name=waits.ended_name(case.id, state),
+                                   tags=waits.ended_tags(case.process))
+            renamed += 1
+        except ObjectNotFound:
+            pass
+    return renamed
+
+
 def _bulk_create(client, deployment_id: uuid.UUID, bodies: list[dict]) -> list[str | None]:  # noqa: ANN001
     """Create runs in batches of the server's maximum (Prefect's REST API, one transaction a
     batch; the Python client has no method for it): the id of each run, in order, or None
@@ -179,6 +193,8 @@ def sync(today: dt.date, *, now: dt.datetime | None = None, create_limit: int = 
         replaced = [c.wait_run_id for c in to_show if c.wait_run_id in runs and runs[c.wait_run_id].state in waits.LIVE]
         cancelled = _cancel(client, plan.cancel + replaced)
         made, one_by_one = create_waits(client, to_show, today) if to_show else ({}, 0)
+        ended = {c.id for c in to_show} | set(plan.clear)  # a run replaced later keeps its name till then
+        retired = _retire(client, {run_id: how for run_id, how in plan.retire.items() if how[0].id in ended})
         for case in plan.rename:
             client.update_flow_run(uuid.UUID(case.wait_run_id), name=waits.run_name(case, today),
                                    tags=waits.run_tags(case, today))
@@ -193,7 +209,7 @@ def sync(today: dt.date, *, now: dt.datetime | None = None, create_limit: int = 
             # A table-level UPDATE: showing a wait is not a change of the case (no new version).
             session.connection().execute(_RECORD, records)
     return {"shown": len(to_show), "replaced": dict(Counter(plan.replaced)), "renamed": len(plan.rename),
-            "closed": len(plan.clear), "cancelled": cancelled, "one_by_one": one_by_one,
+            "closed": len(plan.clear), "cancelled": cancelled, "retired": retired, "one_by_one": one_by_one,
             "left_for_next_call": len(plan.show) - len(to_show), "actionable": actionable, "bound": bound}
 
 
