@@ -59,6 +59,9 @@ CATALOGUE: tuple[DeploymentSpec, ...] = (
           "by staff): the form shows the decision objected to and the grounds; answer with granted or refused."),
     DeploymentSpec("open-case", "flows/staff/flow.py:open_case",
                    "Staff: give a waiting case a wait run with its form now, late or not.", tags=("staff",)),
+    DeploymentSpec("find-case", "flows/staff/flow.py:find_case",
+                   "Staff: find a case by its id (case-12) or the sending system's reference for the person, and "
+                   "write its page (the artifact case-12) now. Never by a BSN.", tags=("staff",)),
     DeploymentSpec("record-paper-event", "flows/staff/flow.py:record_paper_event",
                    "Staff: record an event that arrived on paper for a case.", tags=("staff",)),
     DeploymentSpec("resend-letter", "flows/staff/flow.py:resend_letter",

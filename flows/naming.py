@@ -7,6 +7,8 @@ from prefect.runtime import flow_run
 
 from inburgering import config
 from inburgering.domain.calendar import TIMEZONE, today_in_amsterdam
+from inburgering.engine.casepage import page_key, parse_case_id
+from inburgering.engine.errors import InputError
 
 
 def clock() -> str:
@@ -49,3 +51,32 @@ def partition_run_name(prefix: str) -> Callable[[], str]:
 def now_run_name(prefix: str) -> Callable[[], str]:
     """Name a run after when it runs: "dispatch · 2026-11-23 10:46"."""
     return lambda: f"{prefix} · {today_in_amsterdam()} {clock()}"
+
+
+def case_run_name(prefix: str | Callable[[dict], str]) -> Callable[[], str]:
+    """Name a staff run after what it does and its case, as pasted or typed: "open case-12",
+    "paper pip_established · case-12". `prefix` may read the parameters."""
+
+    def name() -> str:
+        parameters = flow_run.parameters
+        try:
+            case = page_key(parse_case_id(parameters.get("case_id")))
+        except InputError:
+            case = "no such case"  # the run itself is refused, saying why
+        return f"{prefix(parameters) if callable(prefix) else prefix} · {case}"
+
+    return name
+
+
+def tag_with_case(case_id: int) -> None:
+    """Tag this run `case-12`, as the case's wait runs are: the case page links to the runs
+    tagged so (`/runs?tag=case-12`)."""
+    from prefect import get_client
+    from prefect.context import FlowRunContext
+
+    context = FlowRunContext.get()
+    if context is None or context.flow_run is None:
+        return
+    run = context.flow_run
+    with get_client(sync_client=True) as client:
+        client.update_flow_run(run.id, tags=sorted({*run.tags, page_key(case_id)}))

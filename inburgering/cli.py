@@ -149,6 +149,20 @@ def cases(
     _console().print(_text_table(title, rows) if rows else "no cases")
 
 
+@app.command("case")
+def case_command(lookup: str = typer.Argument(..., help="case-12, 12, or the sending system's reference for the "
+                                                       "person (e.g. p-4711); never a BSN.")) -> None:
+    """One case as its page shows it: status, what it waits for and since when, late or not,
+    decisions, letters, payments, status history, events; for a person's reference, each case."""
+    from inburgering.domain.calendar import today_in_amsterdam
+    from inburgering.engine.casepage import case_page, find_cases, page_markdown
+
+    with _staff_action() as session:
+        pages = [page_markdown(case_page(session, case_id, today_in_amsterdam()))
+                 for case_id in find_cases(session, lookup)]
+    print("\n\n".join(pages))
+
+
 @app.command()
 def loan(person: str = typer.Argument(..., help="The person's reference in the case file (not the BSN).")) -> None:
     """A person's loan: borrowed, paid out, promised to a later quarter, left; and the invoices."""

@@ -9,10 +9,11 @@ from prefect import get_run_logger, task
 from sqlalchemy import func, select
 
 from inburgering.engine import board, dispatch, service
-from inburgering.engine.errors import InputError
+from inburgering.engine.errors import InputError, refusals_returned
 from inburgering.store.db import CaseFile, load_policy
 from inburgering.domain.calendar import today_in_amsterdam
 from inburgering.store.models import Case, HeldLetter, Person
+from tasks import casepage
 from tasks.events import announce_alerts
 
 _case_files: dict[str, CaseFile] = {}
@@ -50,16 +51,20 @@ def monitor_summary(report: service.MonitorReport) -> dict:
 @task(name="ingest-pending-events", retries=2, retry_delay_seconds=[5, 30])
 def ingest_pending(as_of: dt.date, partition: service.Partition = service.ALL) -> dict:
     report = service.ingest(case_file(), as_of, partition=partition)
-    get_run_logger().info("applied %s events, rejected %s, errors %s", report.applied, report.rejected, report.errors)
+    get_run_logger().info("applied %s events, rejected %s, errors %s; cases changed: %s", report.applied,
+                          report.rejected, report.errors, casepage.named(report.cases))
     announce_alerts(report.alerts)
+    casepage.write_pages(case_file(), report.cases, as_of)
     return ingest_summary(report)
 
 
 @task(name="fire-due-deadlines", retries=2, retry_delay_seconds=[5, 30])
 def fire_due_deadlines(as_of: dt.date, partition: service.Partition = service.ALL) -> dict:
     report = service.run_monitor(case_file(), as_of, partition=partition)
-    get_run_logger().info("fired %s deadlines, %s alerts", sum(report.fired.values()), len(report.alerts))
+    get_run_logger().info("fired %s deadlines, %s alerts; cases changed: %s", sum(report.fired.values()),
+                          len(report.alerts), casepage.named(report.cases))
     announce_alerts(report.alerts)
+    casepage.write_pages(case_file(), report.cases, as_of)
     return monitor_summary(report)
 
 
@@ -118,6 +123,7 @@ def apply_staff_event(case_id: int, event: dict, *, source: str) -> dict:
 
 
 @task(name="resend-letter")
+@refusals_returned
 def resend_letter(case_id: int, letter_type: str, today: dt.date) -> dict:
     """Put a case's letter (a new send) or payment order (the same order again) in the outbox."""
     with case_file().transaction() as session:

@@ -12,6 +12,7 @@ from prefect.events import emit_event
 
 from inburgering.domain.calendar import today_in_amsterdam
 from inburgering.engine import board, incidents
+from inburgering.engine.errors import refusals_returned
 from tasks.casefile import case_file
 from tasks.events import case_resource
 
@@ -54,6 +55,7 @@ def publish_incidents() -> int:
 
 
 @task(name="retry-incidents")
+@refusals_returned
 def retry(incident_id: int | None, kind: str | None) -> list[dict]:
     with case_file().transaction() as session:
         retried = incidents.retry(session, now=dt.datetime.now(dt.timezone.utc), on=today_in_amsterdam(),
@@ -64,6 +66,7 @@ def retry(incident_id: int | None, kind: str | None) -> list[dict]:
 
 
 @task(name="close-incident")
+@refusals_returned
 def close(incident_id: int, resolution: str) -> dict:
     with case_file().transaction() as session:
         return incidents.describe(incidents.close(session, incident_id, resolution, today_in_amsterdam()))

@@ -32,7 +32,7 @@ from inburgering.domain.calendar import today_in_amsterdam
 from inburgering.engine import service
 from flows.waiting.cases import DEPLOYMENTS, TITLES
 from inburgering.store.models import Case, JournalEntry, PolicyValue
-from tests.test_prefect_flows import _events, _prefect_contents, _wait_for, artifacts, webhook
+from tests.test_prefect_flows import _events, _prefect_contents, _wait_for, artifacts, refused_with, webhook
 
 pytestmark = [pytest.mark.prefect, pytest.mark.usefixtures("prefect_server")]
 
@@ -229,7 +229,7 @@ def test_a_refused_answer_leaves_the_run_suspended_with_the_reason_and_a_valid_o
                                                 "date": today.isoformat()})
     assert run.state.is_completed()
     # The answered run follows the case: no days late in its name, no `late` tag (issue 24).
-    assert (run.name, sorted(run.tags)) == (f"case-{case_id} · answered", ["process:invoicing", "wait"])
+    assert (run.name, sorted(run.tags)) == (f"case-{case_id} · answered", [f"case-{case_id}", "process:invoicing", "wait"])
     assert _case(flows_database, case_id).status == "Factuur is vrijgegeven"
     with flows_database.transaction() as session:
         assert session.scalar(select(JournalEntry.type).where(JournalEntry.type == "school_paid")) == "school_paid"
@@ -394,10 +394,10 @@ def test_staff_open_a_case_that_is_not_late_and_it_gets_its_form(flows_database,
     run = _run(opened["run"])
     assert "opened-by-staff" in run.tags and _form(run.id)["title"] == "IntakeInput"
     assert "staff opened it" in _description(run.id)
-    state = open_case(10_000, return_state=True)  # no such case: the run says so in its state message
-    assert state.is_failed() and state.message == "refused: case: there is no case-10000"
+    state = open_case("case-10000", return_state=True)  # no such case: the run says so in its state message
+    assert refused_with(state) == "refused: case: there is no case-10000"
     state = intake_wait(10_000, return_state=True)  # a wait flow run by hand for a case that is not there
-    assert state.is_failed() and state.message == "refused: case: there is no case-10000"
+    assert refused_with(state) == "refused: case: there is no case-10000"
 
 
 def test_the_number_of_live_wait_runs_is_bounded_by_policy_longest_late_first(flows_database, waits_deployed):
@@ -490,9 +490,13 @@ def test_a_paper_event_is_typed_so_no_free_form_field_can_carry_a_bsn(flows_data
     record_paper_event.to_deployment(name="record-paper-event").apply()
     with pytest.raises(Exception, match="bsn|additional"):
         run_deployment("record-paper-event/record-paper-event", timeout=0, parameters={
-            "case_id": 1, "event": {"type": "bsn_registered", "date": "2026-01-05", "bsn": BSN}})
-    state = record_paper_event(1, {"type": "bsn_registered", "date": "2026-01-05"}, return_state=True)
-    assert state.is_failed() and state.message == "refused (refused): case: there is no case-1"
+            "case_id": "case-1", "event": {"type": "bsn_registered", "date": "2026-01-05", "bsn": BSN}})
+    with pytest.raises(Exception, match="municipality"):  # a BSN typed as a municipality: refused by the server
+        run_deployment("record-paper-event/record-paper-event", timeout=0, parameters={
+            "case_id": "case-1", "event": {"type": "municipality_registered", "date": "2026-01-05",
+                                           "municipality": BSN}})
+    state = record_paper_event("case-1", {"type": "bsn_registered", "date": "2026-01-05"}, return_state=True)
+    assert refused_with(state) == "refused: case: there is no case-1"
     assert BSN not in _prefect_contents()
 
 

@@ -51,7 +51,8 @@ def test_the_actionable_cases_come_most_urgent_first_and_bounded(case_file):
 def test_a_run_is_named_after_the_case_how_late_and_what_it_waits_for_and_tagged():
     case = _case(12)
     assert run_name(case, TODAY) == "case-12 · 10 days late · waits for an answer"
-    assert set(run_tags(case, TODAY)) == {"wait", "late", "process:invoicing", "status:Factuur is openstaand"}
+    assert set(run_tags(case, TODAY)) == {"wait", "case-12", "late", "process:invoicing",
+                                          "status:Factuur is openstaand"}
     staff = _case(13, status="waiting_for_staff_decision", late_since=None)
     assert run_name(staff, TODAY) == "case-13 · waits for an answer"
     assert "staff-decision" in run_tags(staff, TODAY) and "late" not in run_tags(staff, TODAY)
@@ -121,4 +122,4 @@ def test_a_run_that_no_longer_shows_its_wait_loses_its_days_late_and_its_late_ta
         "r1": (1, "COMPLETED"), "r2": (2, "COMPLETED"), "r3": (3, "CANCELLED")}
     assert [ended_name(case.id, state) for case, state in result.retire.values()] == [
         "case-2 · answered", "case-3 · closed", "case-1 · answered"]
-    assert "late" not in ended_tags("intake") and "process:intake" in ended_tags("intake")
+    assert ended_tags(1, "intake") == ["wait", "case-1", "process:intake"]  # no late, no status

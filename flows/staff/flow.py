@@ -12,13 +12,16 @@ from typing import Annotated, Any, Literal, Union
 
 from prefect import flow, get_run_logger, task
 from prefect.runtime import flow_run
-from pydantic import ConfigDict, Field, create_model
+from pydantic import ConfigDict, Field, WithJsonSchema, create_model
 
 from flows.dispatch.flow import dispatch_letters
-from flows.refusals import refused, states_refusals
+from flows.naming import case_run_name, tag_with_case
+from flows.refusals import refused, states_refusals, taken
+from flows.waiting.form_rules import NO_BSN, ScreensBsn, StaffText
 from inburgering.domain.calendar import today_in_amsterdam
-from inburgering.domain.events import EVENT_TYPES, Checked, Text
-from inburgering.engine.errors import InputError
+from inburgering.domain.events import EVENT_TYPES, Checked
+from inburgering.engine.casepage import parse_case_id
+from inburgering.engine.errors import InputError, refusals_returned
 from inburgering.engine.incidents import KINDS
 from inburgering.letters.render import LETTER_TYPES
 from tasks import incidents as incident_tasks
@@ -28,6 +31,18 @@ IncidentKind = Literal[KINDS]  # type: ignore[valid-type]
 LetterType = Literal[LETTER_TYPES]  # type: ignore[valid-type]
 HeldType = Literal[("*", *LETTER_TYPES)]  # type: ignore[valid-type]
 ResendType = Literal[(*LETTER_TYPES, "school_paid")]  # type: ignore[valid-type]
+# A case as staff paste it from a run's name or a page: "case-17" (or 17). The form shows a text
+# field; the flow reads it (engine/casepage.parse_case_id) and refuses anything else in a sentence.
+CaseRef = Annotated[Union[int, str], WithJsonSchema({  # noqa: UP007
+    "type": "string", "title": "case", "examples": ["case-17"],
+    "description": "The case, as a run's name or the case page shows it: case-17 (or just 17)."})]
+
+
+def _case(case_id: int | str) -> int:
+    """The case id of a staff run's parameter; the run is tagged with it (the case page's link)."""
+    case = parse_case_id(case_id)
+    tag_with_case(case)
+    return case
 
 
 # ---- paper events: one typed model per event type --------------------------------------------
@@ -39,7 +54,7 @@ def _paper(event: type) -> type:
     return create_model(f"Paper{event.__name__}", __base__=_PaperBase, __doc__=event.__doc__, **fields)
 
 
-class _PaperBase(Checked):
+class _PaperBase(ScreensBsn, Checked):
     model_config = ConfigDict(extra="forbid")  # no free-form fields: nothing can carry a BSN in
 
 
@@ -47,23 +62,31 @@ PAPER_EVENTS = tuple(_paper(EVENT_TYPES[name]) for name in sorted(EVENT_TYPES))
 PaperEvent = Annotated[Union[PAPER_EVENTS], Field(discriminator="type")]  # type: ignore[valid-type]
 
 
-@flow(name="record-paper-event", flow_run_name="paper {event.type} · case-{case_id}")
+def _paper_type(parameters: dict) -> str:
+    event = parameters.get("event")
+    kind = event.get("type") if isinstance(event, dict) else getattr(event, "type", None)
+    return f"paper {kind or 'event'}"
+
+
+@flow(name="record-paper-event", flow_run_name=case_run_name(_paper_type))
 @states_refusals
-def record_paper_event(case_id: int, event: PaperEvent) -> Any:  # type: ignore[valid-type]
+def record_paper_event(case_id: CaseRef, event: PaperEvent) -> Any:  # type: ignore[valid-type]
     """Record an event that reached DUO on paper for the person of a case, and apply it now.
-    Choose its type; the form shows that type's own fields. A refused event fails the run with
-    the reason; nothing is half-applied."""
-    outcome = apply_staff_event(case_id, event.model_dump(mode="json", exclude_none=True), source="staff:paper")
+    Choose its type; the form shows that type's own fields. A refused event ends the run
+    Refused with the reason; nothing is half-applied."""
+    outcome = apply_staff_event(_case(case_id), event.model_dump(mode="json", exclude_none=True),
+                                source="staff:paper")
     return outcome if outcome["status"] == "applied" else refused(outcome)
 
 
-@flow(name="resend-letter", flow_run_name="resend {letter_type} · case-{case_id}")
+@flow(name="resend-letter", flow_run_name=case_run_name(lambda parameters: f"resend {parameters.get('letter_type')}"))
 @states_refusals
-def resend_letter(case_id: int, letter_type: ResendType, reason: Text) -> dict:  # type: ignore[valid-type]
+def resend_letter(case_id: CaseRef, letter_type: ResendType, reason: StaffText) -> dict:  # type: ignore[valid-type]
     """Send the newest letter of a type for a case again (it goes out with the next dispatch).
     `school_paid` sends the case's payment order again with its own idempotency key, so the
     school is never paid twice."""
-    result = resend_letter_task(case_id, letter_type, today_in_amsterdam())
+    case_id = _case(case_id)
+    result = taken(resend_letter_task(case_id, letter_type, today_in_amsterdam()))
     get_run_logger().info("%s of case-%s queued again: %s", letter_type, case_id, reason)
     return result
 
@@ -82,7 +105,7 @@ def retry_incidents(incident_id: int | None = None, kind: IncidentKind | None = 
     """Retry one incident (its id) or every open one (of a kind, or all): its step is queued
     again and the incident is `retried` until the step succeeds (it closes) or fails again
     (it is open again). With `dispatch_now`, retried messages go to the gateway at once."""
-    retried = incident_tasks.retry(incident_id, kind)
+    retried = taken(incident_tasks.retry(incident_id, kind))
     incident_tasks.announce_incidents(retried=retried)
     result: dict[str, Any] = {"retried": [r["incident"] for r in retried]}
     if dispatch_now and any(r["kind"] == "delivery" for r in retried):
@@ -95,10 +118,10 @@ def retry_incidents(incident_id: int | None = None, kind: IncidentKind | None = 
 
 @flow(name="close-incident", flow_run_name="close incident-{incident_id}")
 @states_refusals
-def close_incident(incident_id: int, resolution: Text) -> dict:
+def close_incident(incident_id: int, resolution: StaffText) -> dict:
     """Close an incident with a resolution (kept with it): its step is given up, e.g. a
     message is not sent. To have the step done, retry the incident instead."""
-    closed = incident_tasks.close(incident_id, resolution)
+    closed = taken(incident_tasks.close(incident_id, resolution))
     incident_tasks.announce_incidents(closed=[closed])
     incident_tasks.publish_incidents()
     return closed
@@ -118,7 +141,7 @@ def _say_holds(result: dict, what: str) -> None:
 
 @flow(name="hold-letters", flow_run_name="hold {letter_type}")
 @states_refusals
-def hold_letters(reason: Text, letter_type: HeldType = "*") -> dict:  # type: ignore[valid-type]
+def hold_letters(reason: StaffText, letter_type: HeldType = "*") -> dict:  # type: ignore[valid-type]
     """Stop sending letters of a type ('*' for all) from today, e.g. while the mail gateway is
     down. Deadlines keep running: letters held past their term raise alerts. The letters are
     kept with their cases and go out after `release-letters`."""
@@ -149,6 +172,7 @@ def release_letters(letter_type: HeldType = "*") -> dict:  # type: ignore[valid-
 
 
 @task(name="open-case-wait")
+@refusals_returned
 def _ask_for_wait(case_id: int) -> None:
     from sqlalchemy import update
 
@@ -168,9 +192,9 @@ def _ask_for_wait(case_id: int) -> None:
                         .values(wait_demand_version=case.version))
 
 
-@flow(name="open-case", flow_run_name="open case-{case_id}")
+@flow(name="open-case", flow_run_name=case_run_name("open"))
 @states_refusals
-def open_case(case_id: int) -> dict:
+def open_case(case_id: CaseRef) -> dict:
     """Give a waiting case a wait run with its form now, late or not (it keeps it until the case
     moves on). Its link is in this run's log; the run is in the case's process flow."""
     from prefect.settings import PREFECT_UI_URL
@@ -178,7 +202,8 @@ def open_case(case_id: int) -> dict:
     from inburgering.store.models import Case
     from flows.waiting.sync import sync_case_waits
 
-    _ask_for_wait(case_id)
+    case_id = _case(case_id)
+    taken(_ask_for_wait(case_id))
     sync_case_waits()
     with case_file().transaction() as session:
         run_id = session.get(Case, case_id).wait_run_id
@@ -188,3 +213,43 @@ def open_case(case_id: int) -> dict:
     url = f"{PREFECT_UI_URL.value()}/runs/flow-run/{run_id}"
     get_run_logger().info("case-%s waits in %s", case_id, url)
     return {"case": f"case-{case_id}", "run": run_id, "url": url}
+
+
+# ---- a case found ------------------------------------------------------------------------------
+
+
+@task(name="find-case")
+@refusals_returned
+def _find(lookup: str) -> list[dict]:
+    from prefect.settings import PREFECT_UI_URL
+
+    from inburgering.engine.casepage import find_cases
+    from tasks.casepage import write_pages
+
+    today = today_in_amsterdam()
+    with case_file().reading() as session:
+        found = find_cases(session, lookup)
+    write_pages(case_file(), found, today, limit=len(found))
+    ui = PREFECT_UI_URL.value()
+    return [{"case": f"case-{case_id}", "page": f"{ui}/artifacts/key/case-{case_id}" if ui else f"case-{case_id}"}
+            for case_id in found]
+
+
+def _lookup_name() -> str:
+    from inburgering.domain.bsn import redact_bsn
+
+    return f"find {redact_bsn(str(flow_run.parameters.get('lookup', '')))[:60]}"
+
+
+@flow(name="find-case", flow_run_name=_lookup_name)
+@states_refusals
+def find_case(lookup: Annotated[str, Field(min_length=1, max_length=100, json_schema_extra={
+        **NO_BSN, "description": "case-12, 12, or the reference the sending system gives the person (e.g. "
+                                "p-4711). Never a BSN."})]) -> list:
+    """Find a case and write its page now: by its id as a run's name shows it (case-12), or every
+    case of the person the sending system knows by a reference (p-4711). Never by a BSN. The
+    pages are the artifacts keyed `case-12`; their links are in this run's log."""
+    found = taken(_find(lookup))
+    for row in found:
+        get_run_logger().info("%s: %s", row["case"], row["page"])
+    return found

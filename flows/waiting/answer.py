@@ -32,10 +32,10 @@ from prefect.states import Completed
 from pydantic import ValidationError
 
 from flows.waiting.forms import FORMS, NothingToEnter, form_for, with_data
-from flows.refusals import states_refusals
+from flows.refusals import states_refusals, taken
 from inburgering.domain.calendar import today_in_amsterdam
 from flows.waiting import cases as waits
-from inburgering.engine.errors import InputError
+from inburgering.engine.errors import InputError, refusals_returned
 from tasks.casefile import apply_staff_event, case_file
 
 # A suspended run fails when its timeout passes; the durable timers live in the case file, so
@@ -56,6 +56,7 @@ def keyset(n: int) -> dict[str, str]:
 
 
 @task(name="read-waiting-case")
+@refusals_returned
 def read_case(case_id: int) -> waits.CaseWait | None:
     with case_file().transaction() as session:
         case = waits.one(session, case_id)
@@ -98,7 +99,7 @@ def _ended(run, case_id: int, state: str) -> None:  # noqa: ANN001
     process = next((tag.split(":", 1)[1] for tag in run.tags if tag.startswith("process:")), None)
     with get_client(sync_client=True) as client:
         client.update_flow_run(run.id, name=waits.ended_name(case_id, state),
-                               tags=waits.ended_tags(process) if process else [waits.WAIT_TAG])
+                               tags=waits.ended_tags(case_id, process) if process else [waits.WAIT_TAG])
 
 
 @states_refusals
@@ -134,7 +135,7 @@ def wait_for_answer(case_id: int) -> Any:
             create_flow_run_input(key=f"outcome-{n}", value={"status": "resumed", "reason": None}, flow_run_id=run.id)
             n += 1
             continue
-        case = read_case(case_id)
+        case = taken(read_case(case_id))
         if case is None:
             _ended(run, case_id, "CANCELLED")
             return Completed(message=f"case-{case_id} no longer waits")

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from inburgering.domain.bsn import redact_bsn
 from inburgering.domain.registry import TITLES
+from inburgering.engine.casepage import page_key
 from inburgering.engine.board import LATE_TAG
 from inburgering.store.models import ACTIONABLE, STAFF_DECISION_STATUSES, WAIT_SHOWN, Case
 
@@ -132,7 +133,7 @@ def run_name(case: CaseWait, today: dt.date) -> str:
 
 
 def run_tags(case: CaseWait, today: dt.date) -> list[str]:
-    tags = [WAIT_TAG, f"process:{case.process}", f"status:{case.status}"]
+    tags = [WAIT_TAG, page_key(case.id), f"process:{case.process}", f"status:{case.status}"]
     if case.days_late(today):
         tags.append(LATE_TAG)
     if case.staff_decision:
@@ -154,8 +155,9 @@ def ended_name(case_id: int, state: str) -> str:
     return f"case-{case_id} · {ENDED.get(state, 'closed')}"
 
 
-def ended_tags(process: str) -> list[str]:
-    return [WAIT_TAG, f"process:{process}"]
+def ended_tags(case_id: int, process: str) -> list[str]:
+    """A run that no longer shows a wait keeps its case (the case page links to its runs) and process."""
+    return [WAIT_TAG, page_key(case_id), f"process:{process}"]
 
 
 def describe(case: CaseWait, today: dt.date, *, what_to_enter: str, refused: str | None = None,

@@ -89,9 +89,10 @@ def prefilled(form: type[StaffForm], description: str, **data) -> type[StaffForm
         @classmethod
         def __get_pydantic_json_schema__(cls, core_schema, handler):  # noqa: ANN001, ANN206
             """A pre-filled field stays required: the form says so, and the server checks it."""
-            schema = handler.resolve_ref_schema(handler(core_schema))
+            full = super().__get_pydantic_json_schema__(core_schema, handler)  # the form's own rules
+            schema = handler.resolve_ref_schema(full)
             schema["required"] = [name for name in schema.get("properties", {}) if name in required]
-            return schema
+            return full
 
     model = pydantic.create_model(form.__name__, __base__=Prefilled, __doc__=form.__doc__, **fields)
     model._description = description

@@ -101,7 +101,7 @@ def _retire(client, runs: dict[str, tuple[waits.CaseWait, str]]) -> int:  # noqa
     for run_id, (case, state) in runs.items():
         try:
             client.update_flow_run(uuid.UUID(run_id), name=waits.ended_name(case.id, state),
-                                   tags=waits.ended_tags(case.process))
+                                   tags=waits.ended_tags(case.id, case.process))
             renamed += 1
         except ObjectNotFound:
             pass

@@ -29,6 +29,10 @@ def validate_bsn(value: str) -> str:
 # Dashes are left out: 2021-02-03 is a date.
 _WRITTEN = re.compile(r"(?<!\d)(?:\d{8,}|\d{3}([. ])\d{3}\1\d{3}|\d{4}([. ])\d{2}\2\d{3})(?!\d)")
 BSN_REMOVED = "[number removed: it may be a BSN]"
+# The same as a JSON-schema pattern (ECMA 262, as Prefect's server and UI check it): a text with
+# no number written as a BSN may be. Coarser than the eleven-test (a schema cannot compute it):
+# it refuses every such number, so one never reaches a stored run parameter or form input.
+NO_BSN_PATTERN = r"^(?![\s\S]*(?:\d{8}|\d{3}[. ]\d{3}[. ]\d{3}|\d{4}[. ]\d{2}[. ]\d{3}))[\s\S]*$"
 
 
 def _bsns(written: str) -> list[str]:

@@ -248,6 +248,7 @@ class Casebook:
         self.held_types = held
         self.journal: Counter[tuple[str, str]] = Counter()
         self.alerts: list[tuple[CaseRecord, str, dict]] = []
+        self.written_cases: set[int] = set()  # the ids of the cases flushed since (their pages are due)
 
     # ---- people ---------------------------------------------------------------------------
 
@@ -790,6 +791,7 @@ class Casebook:
             case.stored_state = ""  # written: a later transition updates it
         for case in (*self.new_cases, *self.dirty_cases):
             case.changed = False
+            self.written_cases.add(case.id)
         touched = {d.case.person_id for d in (*self.new_deadlines, *self.dirty_deadlines)}
         touched_held = {h.case.person_id for h in (*self.new_held, *self.dirty_held)}
         for record in (*self.new_deadlines, *self.dirty_deadlines, *self.new_held, *self.dirty_held):

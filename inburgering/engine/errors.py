@@ -2,15 +2,42 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
 from pydantic import ValidationError
 
 from inburgering.domain.bsn import ConcealedError, contains_bsn, looks_like_bsn, quote, redact_bsn
 from inburgering.domain.events import BLANK, EVENT_TYPES, NOT_BLANK
 
-__all__ = ["InputError", "Problem", "contains_bsn", "describe_validation_error", "join_problems", "looks_like_bsn",
+__all__ = ["InputError", "Problem", "Refused", "refusals_returned", "contains_bsn", "describe_validation_error", "join_problems", "looks_like_bsn",
            "redact_bsn", "validation_problems"]
 
 Problem = tuple[str, str]  # (field path, message); the path is "" for the input as a whole
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A refusal carried out of a Prefect task as its value. A task that raises is logged by
+    Prefect with its traceback and counted as a failed task run; a refusal is neither: the flow
+    turns it back into an InputError (flows/refusals.py), and its run ends "Refused"."""
+
+    reason: str
+
+
+def refusals_returned(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """`fn`, returning `Refused(sentence)` instead of raising an InputError (put it under @task)."""
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except InputError as exc:
+            return Refused(str(exc))
+
+    return run
 
 
 class InputError(ConcealedError):

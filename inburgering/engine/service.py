@@ -209,6 +209,7 @@ class RunReport:
     journal: Counter = field(default_factory=Counter)
     alerts: list[dict] = field(default_factory=list)
     incidents: int = 0  # events and timers parked as incidents
+    cases: set[int] = field(default_factory=set)  # the cases it changed (their pages are written)
 
     def add(self, other: RunReport) -> None:
         self.applied += other.applied
@@ -218,10 +219,12 @@ class RunReport:
         self.journal.update(other.journal)
         self.alerts += other.alerts
         self.incidents += other.incidents
+        self.cases |= other.cases
 
     def took(self, batch: Batch) -> None:
         self.journal.update(batch.journal)
         self.alerts += _alerts(batch)
+        self.cases |= batch.written_cases
 
 
 IngestReport = MonitorReport = RunReport  # the names the flows and tasks read
