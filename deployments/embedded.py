@@ -3,7 +3,8 @@ with one demo source per kind, example journeys, and every deployment served wit
 schedule.
 
 Started by `inburgering up` (./bin/up). Files live in var/ (INBURGERING_HOME).
-Stops cleanly on Ctrl-C or SIGTERM; run it again to pick up where it was.
+Stops everything it started on Ctrl-C, SIGTERM, SIGHUP or its parent's death
+(deployments/supervisor.py); run it again to pick up where it was.
 """
 
 from __future__ import annotations
@@ -12,14 +13,13 @@ import datetime as dt
 import json
 import os
 import secrets
-import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import httpx
 
+from deployments.supervisor import Supervisor
 from inburgering import config
 
 PREFECT_PORT = int(os.environ.get("INBURGERING_PREFECT_PORT", 4200))
@@ -73,25 +73,16 @@ def run(demo: bool = True) -> None:
     home = config.home()
     env = environment(home)
     os.environ.update(env)
-    children: list[subprocess.Popen] = []
+    supervisor = Supervisor().__enter__()  # SIGINT, SIGTERM, SIGHUP and the parent's death stop it all
+    children = supervisor.children
 
     def start(name: str, args: list[str]) -> None:
-        log = open(home / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
-        children.append(subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                         cwd=config.PROJECT_ROOT))
+        supervisor.start(args, log=home / f"{name}.log", env=env, cwd=config.PROJECT_ROOT)
 
-    def stop(*_: object) -> None:
-        # Newest first, one at a time: serve needs the server to pause its deployments.
-        for child in reversed(children):
-            child.terminate()
-            try:
-                child.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                child.kill()
+    def stop() -> None:
+        supervisor.stop()
         raise SystemExit(0)
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
     python = sys.executable
     from inburgering.store.db import CaseFile
 
@@ -135,11 +126,8 @@ def run(demo: bool = True) -> None:
         failed = [c.args[2] if len(c.args) > 2 else c.args for c in children if c.poll() is not None]
         print(f"a component stopped ({failed}); see the logs in {home}", file=sys.stderr)
         stop()
-    except Exception:
-        for child in reversed(children):
-            if child.poll() is None:
-                child.kill()
-        raise
+    finally:  # an error, or a signal while starting: nothing is left running
+        supervisor.stop()
 
 
 def _healthy(url: str) -> bool:

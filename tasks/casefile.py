@@ -49,22 +49,26 @@ def monitor_summary(report: service.MonitorReport) -> dict:
 
 
 @task(name="ingest-pending-events", retries=2, retry_delay_seconds=[5, 30])
-def ingest_pending(as_of: dt.date, partition: service.Partition = service.ALL) -> dict:
+def ingest_pending(as_of: dt.date, partition: service.Partition = service.ALL, pages: bool = True) -> dict:
+    """Apply the events pending up to `as_of`; with `pages`, write the pages of the cases changed
+    (tasks/casepage.py; a replay in a scratch case file writes none)."""
     report = service.ingest(case_file(), as_of, partition=partition)
     get_run_logger().info("applied %s events, rejected %s, errors %s; cases changed: %s", report.applied,
                           report.rejected, report.errors, casepage.named(report.cases))
     announce_alerts(report.alerts)
-    casepage.write_pages(case_file(), report.cases, as_of)
+    if pages:
+        casepage.write_pages(case_file(), report.cases, as_of)
     return ingest_summary(report)
 
 
 @task(name="fire-due-deadlines", retries=2, retry_delay_seconds=[5, 30])
-def fire_due_deadlines(as_of: dt.date, partition: service.Partition = service.ALL) -> dict:
+def fire_due_deadlines(as_of: dt.date, partition: service.Partition = service.ALL, pages: bool = True) -> dict:
     report = service.run_monitor(case_file(), as_of, partition=partition)
     get_run_logger().info("fired %s deadlines, %s alerts; cases changed: %s", sum(report.fired.values()),
                           len(report.alerts), casepage.named(report.cases))
     announce_alerts(report.alerts)
-    casepage.write_pages(case_file(), report.cases, as_of)
+    if pages:
+        casepage.write_pages(case_file(), report.cases, as_of)
     return monitor_summary(report)
 
 

@@ -451,6 +451,16 @@ def test_alerts_are_prefect_events_an_automation_posts_and_every_ingest_refreshe
     assert f"case-{case_id}" in board and "/runs/flow-run/" in board  # a link to its wait run
     assert "| start_letter |" in board and "gateway down" in board  # the hold in force
     assert "runs?tag=late" in board
+
+    # The case page (issue 24): found by the id as pasted, or by the sender's reference; never a BSN.
+    from flows.staff.flow import find_case
+
+    assert find_case(f"case-{case_id}")[0]["case"] == f"case-{case_id}"
+    page = artifacts()[f"case-{case_id}"]
+    assert f"# case-{case_id} · intake and start letter" in page and "start_letter_overdue" in page
+    assert "days late** (since" in page and f"runs?tag=case-{case_id}" in page
+    assert f"case-{case_id}" in [row["case"] for row in find_case("p1")]
+    assert "no person has it as reference" in refused_with(find_case("p-nobody", return_state=True))
     contents = _prefect_contents() + json.dumps([event.model_dump(mode="json"), told], default=str)
     assert BSN not in contents and "Amina" not in contents
 

@@ -23,7 +23,7 @@ def ingest_events(as_of: dt.date | None = None, show_waits: bool = True, partiti
     day = as_of or today_in_amsterdam()
     parts = partition_count(partitions)
     if parts == 1:
-        report = ingest_pending(day)
+        report = ingest_pending(day, pages=show_waits)
     else:
         report = run_partitions("ingest-partition/ingest-partition", f"ingest · {day}", day, parts,
                                 empty=ingest_summary(IngestReport()))

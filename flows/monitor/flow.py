@@ -24,7 +24,7 @@ def deadline_monitor(as_of: dt.date | None = None, publish: bool = True, show_wa
     day = as_of or today_in_amsterdam()
     parts = partition_count(partitions)
     if parts == 1:
-        done = _bring_up_to_date(day, ALL)
+        done = _bring_up_to_date(day, ALL, pages=show_waits)
     else:
         empty = {"ingest": ingest_summary(IngestReport()), "monitor": monitor_summary(MonitorReport(day))}
         done = run_partitions("monitor-partition/monitor-partition", f"monitor · {day}", day, parts, empty)
@@ -43,6 +43,6 @@ def monitor_partition(as_of: dt.date, part: int, parts: int) -> dict:
     return run_partition(f"monitor · {as_of}", part, parts, lambda share: _bring_up_to_date(as_of, share))
 
 
-def _bring_up_to_date(as_of: dt.date, share: Partition) -> dict:
+def _bring_up_to_date(as_of: dt.date, share: Partition, pages: bool = True) -> dict:
     """A monitor's work on a share of the people (all of them, or one partition's)."""
-    return {"ingest": ingest_pending(as_of, share), "monitor": fire_due_deadlines(as_of, share)}
+    return {"ingest": ingest_pending(as_of, share, pages), "monitor": fire_due_deadlines(as_of, share, pages)}
