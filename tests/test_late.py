@@ -63,12 +63,12 @@ def test_intake_a_held_start_letter_keeps_the_case_late_when_the_pip_comes_and_u
 def test_exemption_a_staff_decision_past_its_term_is_late_until_it_is_made(tmp_path):
     from tests.test_exemption import application, declaration, intake as agi_intake, staff
 
-    events = agi_intake(on="2022-01-03") + [application("2022-01-10"), declaration("2022-03-02"),
+    events = agi_intake(on="2022-01-03") + [application("2022-02-20"), declaration("2022-03-02"),
                                             staff("2022-05-20", "granted")]
     policy = {"agi_staff_review": True}
     case, _ = _case(events, start="2022-01-03", until="2022-05-19", process="exemption", tmp_path=tmp_path,
                     policy=policy)
-    assert case.late_since == dt.date(2022, 4, 29)  # the term ended 2022-04-28 (King's Day moved it)
+    assert case.late_since == dt.date(2022, 4, 29)  # the term ended 2022-04-28 (suspended 10 days; Atw)
     case, _ = _case(events, start="2022-01-03", until="2022-05-21", process="exemption", tmp_path=tmp_path,
                     policy=policy)
     assert case.closed_on is not None and case.late_since is None
