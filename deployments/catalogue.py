@@ -25,22 +25,30 @@ def _wait(process: str, function: str, description: str) -> DeploymentSpec:
     """A process's wait flow (flows/<process>/flow.py), deployed under the name flows/waiting/cases.py gives."""
     from flows.waiting.cases import DEPLOYMENTS
 
-    return DeploymentSpec(DEPLOYMENTS[process], f"flows/{process}/flow.py:{function}", description,
-                          tags=("wait", f"process:{process}"))
+    return DeploymentSpec(DEPLOYMENTS[process], f"flows/{process}/flow.py:{function}",
+                          f"Business process: {description}", tags=(BUSINESS, "wait", f"process:{process}"))
+
+
+# What a deployment is, as a tag of its own (the UI's filters separate them) and the start of its
+# description: a business process (its runs are cases), the machinery that runs them, a staff
+# action, a report for process owners.
+BUSINESS, MACHINERY, STAFF, REPORT = "business-process", "machinery", "staff", "report"
+KINDS = (BUSINESS, MACHINERY, STAFF, REPORT)
 
 
 CATALOGUE: tuple[DeploymentSpec, ...] = (
     DeploymentSpec("deadline-monitor", "flows/monitor/flow.py:deadline_monitor",
-                   "Daily at 06:00 Europe/Amsterdam: fire every deadline due, send reminders and alerts, show what is "
-                   "late.",
-                   cron="0 6 * * *", tags=("monitor",)),
+                   "Machinery: daily at 06:00 Europe/Amsterdam, fire every deadline due, send reminders and alerts, "
+                   "show what is late.",
+                   cron="0 6 * * *", tags=(MACHINERY, "monitor")),
     DeploymentSpec("ingest-events", "flows/ingest/flow.py:ingest_events",
-                   "Every 5 minutes: apply received events (registries, schools, Mijn Inburgering) in batches, "
-                   "refresh the boards and the wait runs.",
-                   interval_seconds=300, tags=("ingest",)),
+                   "Machinery: every 5 minutes, apply received events (registries, schools, Mijn Inburgering) in "
+                   "batches, refresh the boards, the case pages and the wait runs.",
+                   interval_seconds=300, tags=(MACHINERY, "ingest")),
     DeploymentSpec("dispatch-letters", "flows/dispatch/flow.py:dispatch_letters",
-                   "Every 2 minutes: send the outbox (letters, e-mails, notices, payments) through the gateway.",
-                   interval_seconds=120, tags=("dispatch",)),
+                   "Machinery: every 2 minutes, send the outbox (letters, e-mails, notices, payments) through the "
+                   "gateway, and tell Prefect the alerts not told yet.",
+                   interval_seconds=120, tags=(MACHINERY, "dispatch")),
     # One wait flow per business process: a suspended run per case where someone must act.
     _wait("intake", "intake_wait", "Intake cases where someone must act (late, or opened by staff): answer a run's "
           "form with a prerequisite or the PIP that came on paper."),
@@ -75,17 +83,26 @@ CATALOGUE: tuple[DeploymentSpec, ...] = (
                    "Process owner: hold letters of a type, e.g. while the mail gateway is down.", tags=("staff",)),
     DeploymentSpec("release-letters", "flows/staff/flow.py:release_letters",
                    "Process owner: let held letters go out again.", tags=("staff",)),
+    DeploymentSpec("numbers-of-the-month", "flows/numbers/flow.py:numbers_of_the_month",
+                   "Report: daily at 07:00 Europe/Amsterdam, the month's numbers per process and week against the "
+                   "service levels, lead times, what waits now (artifact numbers-of-the-month); run it by hand for "
+                   "another month (YYYY-MM).",
+                   cron="0 7 * * *", tags=(REPORT,)),
+    DeploymentSpec("export-waiting-cases", "flows/numbers/flow.py:export_waiting_cases",
+                   "Report: the waiting (or only the late) cases as CSV, in var/exports/ and the artifact "
+                   "waiting-cases-csv.", tags=(REPORT,)),
 )
 
 # The shares of a day's ingest and monitor: `ingest-events` and `deadline-monitor` run these
 # when they split the people into more than one partition (INBURGERING_PARTITIONS).
 CATALOGUE += (
     DeploymentSpec("ingest-partition", "flows/ingest/flow.py:ingest_partition",
-                   "One share of the people's events; ingest-events runs one per partition.",
-                   tags=("ingest", "partition")),
+                   "Machinery: one share of the people's events; ingest-events runs one per partition.",
+                   tags=(MACHINERY, "ingest", "partition")),
     DeploymentSpec("monitor-partition", "flows/monitor/flow.py:monitor_partition",
-                   "One share of the people's events and timers; deadline-monitor runs one per partition.",
-                   tags=("monitor", "partition")),
+                   "Machinery: one share of the people's events and timers; deadline-monitor runs one per "
+                   "partition.",
+                   tags=(MACHINERY, "monitor", "partition")),
 )
 
 # Policy makers' tool, apart from the business processes: replay the case file under a proposed
@@ -119,5 +136,6 @@ CRASHED_AFTER_SECONDS = 4 * HEARTBEAT_SECONDS
 
 # Only the embedded demo: feeds the example journeys' events as if registries sent them.
 DEMO = DeploymentSpec("demo-feed", "flows/demo/flow.py:demo_feed",
-                      "Demo only: the example journeys' next events arrive, as registries would send them.",
-                      interval_seconds=60, tags=("demo",))
+                      "Machinery (demo only): the example journeys' next events arrive, as registries would send "
+                      "them.",
+                      interval_seconds=60, tags=(MACHINERY, "demo"))

@@ -164,6 +164,35 @@ def case_command(lookup: str = typer.Argument(..., help="case-12, 12, or the sen
 
 
 @app.command()
+def numbers(month: Optional[str] = typer.Option(None, help="YYYY-MM (default: this month so far).")) -> None:
+    """The numbers of a month: per process and week, the work done against its service level,
+    lead times, and what waits now."""
+    from inburgering.domain.calendar import today_in_amsterdam
+    from inburgering.engine import numbers as month_numbers
+    from inburgering.store.db import load_policy
+
+    with _staff_action() as session:
+        result = month_numbers.month_numbers(session, load_policy(session), month, today_in_amsterdam())
+    print(month_numbers.numbers_markdown(result))
+
+
+@app.command("export-waiting")
+def export_waiting(late: bool = typer.Option(False, "--late", help="Only the late cases."),
+                   out: Optional[Path] = typer.Option(None, help="Write to this file (default: print).")) -> None:
+    """The open cases that wait (or only the late ones) as CSV: case ids only, never personal data."""
+    from inburgering.domain.calendar import today_in_amsterdam
+    from inburgering.engine.numbers import waiting_csv
+
+    with _staff_action() as session:
+        text = waiting_csv(session, today_in_amsterdam(), late_only=late)
+    if out is None:
+        print(text, end="")
+    else:
+        out.write_text(text)
+        _console().print(f"{text.count(chr(10)) - 1} cases written to {out}")
+
+
+@app.command()
 def loan(person: str = typer.Argument(..., help="The person's reference in the case file (not the BSN).")) -> None:
     """A person's loan: borrowed, paid out, promised to a later quarter, left; and the invoices."""
     from inburgering.engine.board import loan_overview

@@ -55,7 +55,7 @@ def ingest_pending(as_of: dt.date, partition: service.Partition = service.ALL, p
     report = service.ingest(case_file(), as_of, partition=partition)
     get_run_logger().info("applied %s events, rejected %s, errors %s; cases changed: %s", report.applied,
                           report.rejected, report.errors, casepage.named(report.cases))
-    announce_alerts(report.alerts)
+    announce_alerts(case_file())
     if pages:
         casepage.write_pages(case_file(), report.cases, as_of)
     return ingest_summary(report)
@@ -66,7 +66,7 @@ def fire_due_deadlines(as_of: dt.date, partition: service.Partition = service.AL
     report = service.run_monitor(case_file(), as_of, partition=partition)
     get_run_logger().info("fired %s deadlines, %s alerts; cases changed: %s", sum(report.fired.values()),
                           len(report.alerts), casepage.named(report.cases))
-    announce_alerts(report.alerts)
+    announce_alerts(case_file())
     if pages:
         casepage.write_pages(case_file(), report.cases, as_of)
     return monitor_summary(report)

@@ -465,6 +465,35 @@ def test_alerts_are_prefect_events_an_automation_posts_and_every_ingest_refreshe
     assert BSN not in contents and "Amina" not in contents
 
 
+def test_an_alert_raised_before_the_server_was_there_is_told_once_when_it_is(flows_database, waits_deployed):
+    """The demo's overdue start letter was raised while the example journeys loaded, before the
+    server and the automation were up: the Event Feed and the webhook never had it (issue 24)."""
+    from deployments.automations import ensure_alert_automation
+    from flows.ingest.flow import ingest_events
+
+    told, url = webhook()
+    ensure_alert_automation(url, "t")
+    today = today_in_amsterdam()
+    day = today - dt.timedelta(days=60)
+    with flows_database.transaction() as session:  # as bin/up loads the examples: no Prefect involved
+        service.hold_letters(session, "start_letter", from_day=day, reason="print house")
+        service.register_person(session, ref="p1", bsn=BSN, name="Amina Yusuf")
+        for event in ({"type": "residence_permit_granted"}, {"type": "bsn_registered"},
+                      {"type": "municipality_registered", "municipality": "Utrecht"}):
+            service.receive(session, {**event, "person": "p1", "date": day.isoformat()}, source="test",
+                            received_on=day)
+    service.ingest(flows_database, day)
+    report = service.run_monitor(flows_database, today)
+    [alert] = report.alerts
+    ingest_events(show_waits=False)  # the next run that reaches the server (or dispatch-letters)
+    [event] = _events("inburgering.alert.start_letter_overdue", f"inburgering.case.{alert['case'][5:]}")
+    assert event.payload["raised_on"] == today.isoformat()
+    assert _wait_for(lambda: told), "the automation posted nothing"
+    assert told[0]["body"]["subject"] == f"start_letter_overdue on {alert['case']} (intake)"
+    ingest_events(show_waits=False)
+    assert len(_events("inburgering.alert.start_letter_overdue", f"inburgering.case.{alert['case'][5:]}")) == 1
+
+
 # ---- defect 1 and 5: holds, typed staff flows, names --------------------------------------------------
 
 

@@ -89,3 +89,22 @@ def test_each_process_has_its_wait_flow_named_after_it():
         spec = next(s for s in CATALOGUE if s.name == DEPLOYMENTS[process])
         assert load_flow(spec.entrypoint).name == title
         assert deployment_name(process) == f"{title}/{spec.name}"
+
+
+def test_business_processes_and_machinery_are_apart_in_tags_and_descriptions():
+    """The UI's filters separate them (issue 24): each deployment has one kind tag, its description
+    says the kind first, and prefect.yaml says the same as the catalogue."""
+    from deployments.catalogue import DEMO, KINDS
+
+    declared = {d["name"]: d for d in yaml.safe_load((ROOT / "prefect.yaml").read_text())["deployments"]}
+    starts = {"business-process": "Business process: ", "machinery": "Machinery", "report": "Report: ",
+              "staff": ("Staff: ", "Process owner: ")}
+    for spec in (*CATALOGUE, DEMO):
+        [kind] = [tag for tag in spec.tags if tag in KINDS]
+        assert spec.description.startswith(starts[kind]), spec.name
+        if spec is not DEMO:
+            assert (declared[spec.name]["description"], declared[spec.name]["tags"]) == (
+                spec.description, list(spec.tags)), spec.name
+    waits = {spec.name for spec in CATALOGUE if "business-process" in spec.tags}
+    assert waits == {"intake", "invoice-acceptance", "agi-exemption", "exams", "integration-term", "form-exemption",
+                     "objection"}

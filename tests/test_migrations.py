@@ -24,7 +24,8 @@ from inburgering.engine import service
 from inburgering.scenario.loader import load_scenario
 from inburgering.scenario.runner import run_scenario
 from inburgering.store.db import CaseFile, DowngradeRefused, alembic_config, downgrade, make_engine, migrate
-from inburgering.store.models import Base, Case, HeldLetter, Incident, LetterHold, PolicyValue, Source
+from inburgering.store.models import (AlertAnnounced, Base, Case, HeldLetter, Incident, JournalEntry, LetterHold,
+                                      PolicyValue, Source)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -67,6 +68,7 @@ def _every_table_filled(cf: CaseFile) -> None:
         session.add(Incident(case_id=case_id, kind="timer", source="deadlines", source_id=1, summary="raised",
                              opened_on=dt.date(2022, 7, 1)))
         session.add(Source(name="brp", kind="brp", token_hash="0" * 64, created_at=now))
+        session.add(AlertAnnounced(journal_id=session.scalar(select(JournalEntry.id).limit(1)), announced_at=now))
 
 
 def _refused_and_unchanged(cf: CaseFile, target: str) -> str:

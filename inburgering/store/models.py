@@ -187,6 +187,23 @@ class JournalEntry(Base):
     case: Mapped[Case] = relationship(lazy="raise")
 
 
+class AlertAnnounced(Base):
+    """An alert (a journal row of kind `alert`) told to Prefect as an event: the outbox of alert
+    events. An alert without a row here waits for the Prefect server (raised by a replay, the
+    command line, or before the server was up) and is announced once when it is reachable.
+    (migration 0011)"""
+
+    __tablename__ = "alerts_announced"
+
+    journal_id: Mapped[int] = mapped_column(ForeignKey("journal.id"), primary_key=True)
+    announced_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+# The alerts among the journal rows (a partial index: the announcer never reads the whole journal).
+ALERT_ROWS = JournalEntry.__table__.c.kind == literal_column("'alert'")
+Index("ix_journal_alerts", JournalEntry.__table__.c.id, sqlite_where=ALERT_ROWS, postgresql_where=ALERT_ROWS)
+
+
 class Letter(Base):
     """A letter, e-mail or notice of a case: its template (`type`), the version of the template
     set and the recipient's name; its data is its journal entry's. Rendered when sent or read
