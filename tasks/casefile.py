@@ -120,7 +120,11 @@ def apply_staff_event(case_id: int, event: dict, *, source: str) -> dict:
     outcome, {"status": "applied"} or, when the input or the case refuses it, another status
     ("refused", "rejected", "duplicate") with the reason in the rule's own sentence. Nothing is
     half-applied."""
-    received = record_event(case_id, event, source=source, received_on=today_in_amsterdam())
+    today = today_in_amsterdam()
+    received = record_event(case_id, event, source=source, received_on=today)
+    if received["status"] == "applied":  # the case moved on: its page and any alert it raised
+        announce_alerts(case_file())
+        casepage.write_pages(case_file(), [case_id], today)
     if received["status"] != "applied" and not received["reason"]:
         received["reason"] = "no reason was recorded"
     return received
