@@ -70,8 +70,6 @@ CATALOGUE: tuple[DeploymentSpec, ...] = (
     DeploymentSpec("find-case", "flows/staff/flow.py:find_case",
                    "Staff: find a case by its id (case-12) or the sending system's reference for the person, and "
                    "write its page (the artifact case-12) now. Never by a BSN.", tags=("staff",)),
-    DeploymentSpec("record-paper-event", "flows/staff/flow.py:record_paper_event",
-                   "Staff: record an event that arrived on paper for a case.", tags=("staff",)),
     DeploymentSpec("resend-letter", "flows/staff/flow.py:resend_letter",
                    "Staff: send a case's letter (or payment order) again.", tags=("staff",)),
     DeploymentSpec("retry-incidents", "flows/staff/flow.py:retry_incidents",
@@ -92,6 +90,19 @@ CATALOGUE: tuple[DeploymentSpec, ...] = (
                    "Report: the waiting (or only the late) cases as CSV, in var/exports/ and the artifact "
                    "waiting-cases-csv.", tags=(REPORT,)),
 )
+
+# One typed form per paper event type: the deployments `paper-<event-type>` of the flow
+# record-paper-event (flows/staff/paper.py).
+def _paper_specs() -> tuple[DeploymentSpec, ...]:
+    from inburgering.domain.events import EVENT_TYPES
+
+    return tuple(DeploymentSpec(f"paper-{event_type.replace('_', '-')}", f"flows/staff/paper.py:paper_{event_type}",
+                                f"Staff: record a {event_type.replace('_', ' ')} that arrived on paper for a case "
+                                "(its own typed form).", tags=(STAFF, "paper"))
+                 for event_type in sorted(EVENT_TYPES))
+
+
+CATALOGUE += _paper_specs()
 
 # The shares of a day's ingest and monitor: `ingest-events` and `deadline-monitor` run these
 # when they split the people into more than one partition (INBURGERING_PARTITIONS).

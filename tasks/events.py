@@ -6,8 +6,11 @@ related to its process. The payload holds the case, process, alert type, the day
 and, when the alert says so, the day it was due and the days late: never personal data.
 
 Every alert goes through an outbox (engine/alerts.py): the journal keeps it, and
-`announce_alerts` tells Prefect the ones not told yet, once each (an event id of its own, so a
-retry after a lost answer is not a second event). An alert raised where no server was — before
+`announce_alerts` tells Prefect the ones not told yet, once each: the claim commits only after
+the server took the events (a commit that fails after that would tell them again). The event
+ids are fresh: an id derived from the journal row would repeat in another case file on the
+same server (a test's, a `bin/up` started afresh), and the server drops an event whose id it
+has seen. An alert raised where no server was — before
 `bin/up` had started it, by the command line, in a replay's case file — goes out with the
 first ingest, monitor or dispatch run that reaches the server.
 """
@@ -25,7 +28,6 @@ from inburgering.engine import alerts
 
 ALERT = "inburgering.alert"
 _SAFE = ("due_by", "days_late", "decision_due")  # dates and counts only
-_IDS = uuid.UUID("6d1c4c8e-6a43-4f7e-9a55-2a3b1c0f4e21")  # the namespace of the alerts' event ids
 PER_CALL = 500
 
 
@@ -38,7 +40,7 @@ def alert_event(alert: dict) -> Event:
     """The event of one alert of the journal (engine/alerts.claim_unannounced's rows)."""
     payload = {"case": alert["case"], "process": alert["process"], "alert": alert["type"],
                "raised_on": alert["raised_on"], **{k: str(alert[k]) for k in _SAFE if alert.get(k) is not None}}
-    return Event(id=uuid.uuid5(_IDS, f"alert-{alert['journal_id']}"), event=f"{ALERT}.{alert['type']}",
+    return Event(id=uuid.uuid4(), event=f"{ALERT}.{alert['type']}",
                  resource=case_resource(alert["case"]), payload=payload,
                  related=[{"prefect.resource.id": f"inburgering.process.{alert['process']}",
                            "prefect.resource.role": "process", "prefect.resource.name": alert["process"]}])
@@ -51,7 +53,7 @@ def announce_alerts(case_file, limit: int = PER_CALL) -> int:  # noqa: ANN001 - 
     try:
         with case_file.transaction() as session:
             claimed = alerts.claim_unannounced(session, limit, now)
-            if claimed:  # told before the claim commits: an answer lost means told again, same id
+            if claimed:  # told before the claim commits
                 with get_client(sync_client=True) as client:
                     client.request("POST", "/events", json=[alert_event(a).model_dump(mode="json")
                                                             for a in claimed])

@@ -3,7 +3,8 @@ deployment served by `python -m deployments.serve`, the local gateway and a case
 late invoice. The owner finds the late case on the Runs page by its tag, opens it, answers its
 form wrongly and reads the rule's sentence, answers it rightly and sees the case move on; then
 letters are held and released through the staff deployments and the held letter goes out the
-same day, as the board shows.
+same day, as the board shows; a refused staff action says Refused; the case page is found by the
+sender's reference and the numbers of the month are read (issue 24).
 
 Playwright drives Debian's chromium (bin/test installs it). Every wait is for a condition, with
 generous timeouts: it passes on a loaded machine. With INBURGERING_SCREENSHOTS=docs it writes
@@ -166,19 +167,31 @@ def test_a_process_owner_answers_a_late_case_in_the_browser_and_a_held_letter_go
         page.reload()
         expect(page.get_by_text("Suspended")).to_have_count(0)
         expect(page.get_by_role("button", name="Resume")).to_have_count(0)
+        # The answered run follows the case: no "days late" left in its name, and no `late` tag
+        expect(page.get_by_text(f"case-{case_id} · answered").first).to_be_visible()
+        page.goto(f"{stack.ui}/runs?tag=late&type=span&seconds=-31622400")
+        expect(page.get_by_text(re.compile(r"case-\d+ · \d+ days late")).first).to_be_visible()  # the other one
+        expect(page.get_by_text(re.compile(rf"case-{case_id} · \d+ days late"))).to_have_count(0)
+
+        def open_artifact(key: str, heading: str) -> None:
+            """An artifact's newest version: its page lists its versions, newest first."""
+            page.goto(f"{stack.ui}/artifacts/key/{key}")
+            page.get_by_role("link", name=re.compile(r"^[0-9a-f]{8}$")).first.click()
+            expect(page.get_by_text(heading).first).to_be_visible()
 
         def open_board() -> None:
-            """The board's newest version: the artifact's page lists its versions, newest first."""
-            page.goto(f"{stack.ui}/artifacts/key/case-board")
-            page.get_by_role("link", name=re.compile(r"^[0-9a-f]{8}$")).first.click()
-            expect(page.get_by_text("Case board,").first).to_be_visible()
+            open_artifact("case-board", "Case board,")
+
+        # A refused staff action: a run that says Refused with the sentence, not a failed run
+        refused = run_and_wait("open-case/open-case", {"case_id": "case-99999"})
+        assert refused.name == "Refused" and refused.message == "refused: case: there is no case-99999"
 
         # Hold start letters; the municipality comes on paper: the letter waits in the hold
         run_and_wait("hold-letters/hold-letters", {"letter_type": "start_letter", "reason": "print house moves"})
         with stack.case_file.transaction() as session:
             new_case = session.scalars(select(Case).where(Case.process == "intake")).one()
-        run_and_wait("record-paper-event/record-paper-event", {"case_id": new_case.id, "event": {
-            "type": "municipality_registered", "date": stack.today.isoformat(), "municipality": "Den Haag"}})
+        run_and_wait("record-paper-event/paper-municipality-registered", {
+            "case_id": f"case-{new_case.id}", "event": {"date": stack.today.isoformat(), "municipality": "Den Haag"}})
         with stack.case_file.transaction() as session:
             assert session.get(Case, new_case.id).waiting_for == "PIP from the municipality — on hold: start_letter"
         run_and_wait("ingest-events/ingest-events")
@@ -196,4 +209,17 @@ def test_a_process_owner_answers_a_late_case_in_the_browser_and_a_held_letter_go
         expect(page.get_by_text("no letters on hold").first).to_be_visible()
         expect(page.get_by_text("letter/start_letter").first).to_be_visible()
         page.screenshot(path=shots / "board.png", full_page=True)
+
+        # The case page: found by the sender's reference (never a BSN), the letter sent, the history
+        run_and_wait("find-case/find-case", {"lookup": "p-new"})
+        open_artifact(f"case-{new_case.id}", f"case-{new_case.id} · intake and start letter")
+        expect(page.get_by_text("start_letter").first).to_be_visible()
+        expect(page.get_by_text("Status history").first).to_be_visible()
+        page.screenshot(path=shots / "case-page.png", full_page=True)
+
+        # The numbers of the month: per process and week against the service levels
+        run_and_wait("numbers-of-the-month/numbers-of-the-month")
+        open_artifact("numbers-of-the-month", "The numbers of")
+        expect(page.get_by_text("start letters sent").first).to_be_visible()
+        page.screenshot(path=shots / "numbers.png", full_page=True)
         browser.close()

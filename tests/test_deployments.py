@@ -56,7 +56,7 @@ def test_prefect_yaml_puts_staff_flows_on_their_queue_and_limits_what_must_not_o
         else:
             assert limit is None, spec.name
     assert {queue(s) for s in CATALOGUE} == set(QUEUES) and QUEUES["staff"] < QUEUES["default"]
-    assert queue(next(s for s in CATALOGUE if s.name == "record-paper-event")) == "staff"
+    assert queue(next(s for s in CATALOGUE if s.name == "paper-municipality-registered")) == "staff"
 
 
 def test_runs_start_in_the_checkout_of_the_worker_that_runs_them(tmp_path, monkeypatch):

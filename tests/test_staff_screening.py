@@ -84,3 +84,23 @@ def test_case_id_parameters_take_case_17_as_pasted_from_a_run_name():
     schema = _parameters(staff.open_case)
     assert schema["properties"]["case_id"]["type"] == "string"
     assert not _server_refuses(schema, {"case_id": "case-17"})
+
+
+def test_each_paper_event_type_has_its_own_typed_form_without_a_choice_of_schemas():
+    """record-paper-event showed a raw JSON box (a union of every event type) whose errors were
+    the validator's "…is not valid under any of the given schemas" (issue 24)."""
+    import json
+
+    from flows.staff import paper
+    from inburgering.domain.events import EVENT_TYPES
+
+    for event_type in EVENT_TYPES:
+        schema = _parameters(getattr(paper, f"paper_{event_type}"))
+        event = schema["properties"]["event"]
+        assert set(event) >= {"$ref"} and "oneOf" not in json.dumps(schema), event_type  # one form, no choice
+        form = schema["definitions"][event["$ref"].split("/")[-1]]
+        assert "type" not in form["properties"] and "person" not in form["properties"]
+    schema = _parameters(paper.paper_municipality_registered)
+    assert _server_refuses(schema, {"case_id": "case-3", "event": {"date": "2026-01-05"}})  # no municipality
+    assert _server_refuses(schema, {"case_id": "case-3", "event": {"date": "2026-01-05", "municipality": BSN}})
+    assert not _server_refuses(schema, {"case_id": "case-3", "event": {"date": "2026-01-05", "municipality": "Ede"}})

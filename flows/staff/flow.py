@@ -48,9 +48,11 @@ def _case(case_id: int | str) -> int:
 # ---- paper events: one typed model per event type --------------------------------------------
 
 
-def _paper(event: type) -> type:
-    """The event's own fields but the person (the case names the person), and nothing else."""
-    fields = {name: (info.annotation, info) for name, info in event.model_fields.items() if name != "person"}
+def _paper(event: type, *, typed: bool = True) -> type:
+    """The event's own fields but the person (the case names the person), and nothing else;
+    without `type` for the form of one event type (the deployment says which)."""
+    left_out = {"person"} | (set() if typed else {"type"})
+    fields = {name: (info.annotation, info) for name, info in event.model_fields.items() if name not in left_out}
     return create_model(f"Paper{event.__name__}", __base__=_PaperBase, __doc__=event.__doc__, **fields)
 
 
