@@ -87,3 +87,24 @@ def test_what_is_not_a_case_id_is_refused_with_a_sentence_that_does_not_repeat_a
     with pytest.raises(InputError) as refused:
         casepage.parse_case_id(pasted)
     assert str(refused.value).startswith("case: ") and BSN not in str(refused.value)
+
+
+def test_the_command_line_prints_the_page_and_refuses_a_bsn(database_url, monkeypatch):
+    from typer.testing import CliRunner
+
+    from inburgering.cli import app
+    from inburgering.store.db import CaseFile
+
+    monkeypatch.setenv("INBURGERING_DATABASE_URL", database_url)
+    case_file = CaseFile(database_url)
+    try:
+        case_id, _ = _person_with_an_invoice_paid(case_file)
+    finally:
+        case_file.dispose()
+    runner = CliRunner()
+    shown = runner.invoke(app, ["case", f"case-{case_id}"])
+    assert shown.exit_code == 0 and f"# case-{case_id} · invoice acceptance" in shown.output
+    assert "| status | **Factuur is vrijgegeven** |" in shown.output
+    assert runner.invoke(app, ["case", "p-4711"]).output.count("# case-") == 2
+    refused = runner.invoke(app, ["case", BSN])
+    assert refused.exit_code == 2 and "never by a BSN" in refused.output and BSN not in refused.output

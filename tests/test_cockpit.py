@@ -152,6 +152,17 @@ def _held_start_letters(cf, today: dt.date, *people: tuple[str, str | None]) -> 
             .where(Case.process == "intake"))}
 
 
+def _held_start_letter_from(cf, day: dt.date, reason: str) -> None:  # noqa: ANN001
+    """Start letters held from `day`, and a person whose prerequisites all came that day."""
+    with cf.transaction() as session:
+        service.hold_letters(session, "start_letter", from_day=day, reason=reason)
+        service.register_person(session, ref="p1", bsn=BSN, name="Amina Yusuf")
+        for event in ({"type": "residence_permit_granted"}, {"type": "bsn_registered"},
+                      {"type": "municipality_registered", "municipality": "Utrecht"}):
+            service.receive(session, {**event, "person": "p1", "date": day.isoformat()}, source="test",
+                            received_on=day)
+
+
 def _bsn(n: int) -> str:
     from inburgering.demo import demo_bsn
 
@@ -427,13 +438,7 @@ def test_alerts_are_prefect_events_an_automation_posts_and_every_ingest_refreshe
     assert "up to date" in ensure_alert_automation(url, "t")  # made once: a second set-up changes nothing
     today = today_in_amsterdam()
     day = today - dt.timedelta(days=57)
-    with flows_database.transaction() as session:
-        service.hold_letters(session, "start_letter", from_day=day, reason="gateway down")
-        service.register_person(session, ref="p1", bsn=BSN, name="Amina Yusuf")
-        for event in ({"type": "residence_permit_granted"}, {"type": "bsn_registered"},
-                      {"type": "municipality_registered", "municipality": "Utrecht"}):
-            service.receive(session, {**event, "person": "p1", "date": day.isoformat()}, source="test",
-                            received_on=day)
+    _held_start_letter_from(flows_database, day, "gateway down")
     deadline_monitor(as_of=day, show_waits=False)
     result = deadline_monitor(show_waits=False, publish=False)
     assert [a["type"] for a in result["monitor"]["alerts"]] == ["start_letter_overdue"]
@@ -476,13 +481,7 @@ def test_an_alert_raised_before_the_server_was_there_is_told_once_when_it_is(flo
     since = dt.datetime.now(dt.timezone.utc)  # other tests' case files on this server have a case-1 too
     today = today_in_amsterdam()
     day = today - dt.timedelta(days=60)
-    with flows_database.transaction() as session:  # as bin/up loads the examples: no Prefect involved
-        service.hold_letters(session, "start_letter", from_day=day, reason="print house")
-        service.register_person(session, ref="p1", bsn=BSN, name="Amina Yusuf")
-        for event in ({"type": "residence_permit_granted"}, {"type": "bsn_registered"},
-                      {"type": "municipality_registered", "municipality": "Utrecht"}):
-            service.receive(session, {**event, "person": "p1", "date": day.isoformat()}, source="test",
-                            received_on=day)
+    _held_start_letter_from(flows_database, day, "print house")  # as bin/up loads the examples: no Prefect
     service.ingest(flows_database, day)
     report = service.run_monitor(flows_database, today)
     [alert] = report.alerts
