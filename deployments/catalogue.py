@@ -120,11 +120,11 @@ CATALOGUE += (
 # policy (read only) and report what it would change; split by person like the ingest.
 CATALOGUE += (
     DeploymentSpec("policy-what-if", "flows/whatif/flow.py:policy_what_if",
-                   "Policy makers: replay every journey under the policy in force and a proposed one (read only) and "
-                   "report the letters, money, terms and cases it changes.", tags=("whatif",)),
+                   "Report: for policy makers, replay every journey under the policy in force and a proposed one (read "
+                   "only) and report the letters, money, terms and cases it changes.", tags=(REPORT, "whatif")),
     DeploymentSpec("policy-what-if-partition", "flows/whatif/flow.py:policy_what_if_partition",
-                   "One share of the people of a what-if; policy-what-if runs one per partition.",
-                   tags=("whatif", "partition")),
+                   "Machinery: one share of the people of a what-if; policy-what-if runs one per partition.",
+                   tags=(MACHINERY, "whatif", "partition")),
 )
 
 # On the work pool: staff flows have a queue of their own, taken before the scheduled work.
