@@ -236,3 +236,78 @@ def test_a_case_file_older_than_the_code_is_refused_not_migrated(tmp_path):
         run_whatif(url, parse_proposal({}), None, dt.date(2026, 1, 1))
     with CaseFile(url, create=False).reading() as session:
         assert session.scalar(select(PolicyValue.id).where(PolicyValue.key == "fine_response_days")) is None
+
+
+# ---- the Keren switch (issue 21's rule, moved to a date in the past) -------------------------------------------
+
+CATEGORIES = ("asylum", "family", "other")
+KEREN_FROM = dt.date(2023, 9, 1)  # proposed: the Keren rule from this day (in force: 2025-02-04)
+
+
+@pytest.fixture(scope="module")
+def mixed_journeys():
+    """Random journeys of every category: every third person an asylum status holder, every third a
+    family migrant, the rest other."""
+    journeys = generate(JOURNEYS, years=3, seed=26)  # a seed with someone asked to repay after a fine
+    for event in journeys.events:
+        if event["type"] == "residence_permit_granted":
+            event["category"] = CATEGORIES[int(event["person"][1:]) % 3]
+    return journeys
+
+
+def test_the_keren_switch_moved_back_lists_exactly_the_asylum_status_holders_fined_or_asked_to_repay(
+        mixed_journeys, tmp_path):
+    journeys = mixed_journeys
+    url = f"sqlite:///{tmp_path / 'mixed.db'}"
+    replayed(url, journeys).dispose()
+    proposal = parse_proposal({"asylum_sanctions_exceptional_from": [{"from": "2013-01-01",
+                                                                       "value": KEREN_FROM.isoformat()}]})
+    report = run_whatif(url, proposal, None, journeys.until)
+    with CaseFile(url, create=False).reading() as session:
+        sent = timeline(session)
+        person_of_case = dict(session.execute(select(Case.id, Person.ref).join(Person, Person.id == Case.person_id)
+                                              ).all())
+    category = {e["person"]: e["category"] for e in journeys.events if e["type"] == "residence_permit_granted"}
+
+    # Who the case file fined or asked to repay after a term that passed on or after the new date:
+    # asylum status holders under the Wi2013, from their first pre-announcement of such a term on.
+    wi2013 = {e["person"] for e in sent if e["type"] == "start_letter" and e["data"]["regime"] == "wi2013"}
+    expected: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    for ref in wi2013:
+        if category[ref] != "asylum":
+            continue
+        mine = [e for e in sent if e["person"] == ref]
+        passed = [e["date"] for e in mine if e["type"] == "term_pre_announcement"
+                  and e["data"]["term_end"] >= KEREN_FROM.isoformat()]
+        if not passed:
+            continue
+        for e in mine:
+            if e["date"] >= passed[0] and e["type"] in ("fine", "repayment_notice"):
+                expected[ref][e["type"]] += Decimal(e["data"][MONEY_FIELDS[e["type"]]])
+    expected = {ref: dict(sums) for ref, sums in expected.items() if sums}
+    assert len(expected) >= 3, "the journeys must hold asylum status holders fined after the date"
+    assert any("repayment_notice" in sums for sums in expected.values()), "and one asked to repay"
+
+    # What the what-if says the proposal takes back: the fines and repayment notices dropped.
+    dropped: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    changed_people = set()
+    for case in report["cases"]:
+        ref = person_of_case[int((case["case"] or case["person"]).split("-")[1])]
+        changed_people.add(ref)
+        for change in case["changes"]:
+            if change["type"] in ("fine", "repayment_notice") and change["change"] == "dropped":
+                dropped[ref][change["type"]] += Decimal(change["amount"])
+    assert {ref: dict(sums) for ref, sums in dropped.items()} == expected
+    assert all(category[ref] == "asylum" and ref in wi2013 for ref in changed_people)  # nobody else changes
+    totals = report["totals"]["money"]
+    for type_ in ("fine", "repayment_notice"):
+        cell = totals.get(type_, {"baseline_euros": "0.00", "proposed_euros": "0.00"})
+        taken_back = Decimal(cell["baseline_euros"]) - Decimal(cell["proposed_euros"])
+        assert taken_back == sum((sums.get(type_, Decimal(0)) for sums in expected.values()), Decimal(0))
+    # Instead: each goes to staff (fine_review: added, or earlier than a later cycle's), and loans are
+    # forgiven, not recovered.
+    reviewed = {person_of_case[int((case["case"] or case["person"]).split("-")[1])] for case in report["cases"]
+                for change in case["changes"] if change["type"] == "fine_review" and change["change"] != "dropped"}
+    assert set(expected) <= reviewed
+    assert any(change["type"] == "loan_forgiven" and change["change"] == "added"
+               for case in report["cases"] for change in case["changes"])
