@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from inburgering.domain.events import Event
 from inburgering.domain.exams import ExamsProcess
 from inburgering.domain.exemption import ExemptionProcess
@@ -43,6 +45,7 @@ def process_named(name: str) -> Process:
         raise KeyError(f"no process named {name!r}") from None
 
 
+@lru_cache(maxsize=None)  # a handful of fact types; asked at every fact told
 def fact_takers(fact_type: type) -> tuple[Process, ...]:
     """The processes a fact of this type is delivered to, in the order of PROCESSES."""
     return tuple(p for p in PROCESSES if any(issubclass(fact_type, taken) for taken in p.facts))

@@ -597,6 +597,9 @@ class Casebook:
     def _show_holds(self, case: CaseRecord) -> None:
         """What the case waits for, with the letters of it that wait in a hold."""
         held = self._held_of(case)
+        if not held and case.waiting_for is not None and _ON_HOLD not in case.waiting_for \
+                and not case.waiting_for.startswith(_ONLY_ON_HOLD):
+            return  # nothing held and nothing shown as held (most cases): as it is
         own = without_holds(case.waiting_for)
         if own is None:
             case.waiting_since = min((h.held_on for h in held), default=None)
