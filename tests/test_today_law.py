@@ -201,10 +201,12 @@ def keren(decision: str | None = None) -> list[dict]:
     events += exams("2022-09-01", "2022-11-01", {"lezen": True, "luisteren": False, "schrijven": False,
                                                  "spreken": False, "knm": True, "ona": False})
     events += [ev("2024-04-01", "extension_requested", ground="illness", evidence_date="2024-01-01")]
-    if decision:
-        events.append(ev("2025-04-01", "staff_decision", case="fine", decision=decision,
-                         reason="hardnekkige onwil, gedocumenteerd" if decision == "granted" else None))
-    return [e for e in events if e.get("reason", "") is not None]
+    if decision == "granted":
+        events.append(ev("2025-04-01", "staff_decision", case="fine", decision="granted",
+                         reason="hardnekkige onwil, gedocumenteerd"))
+    elif decision:
+        events.append(ev("2025-04-01", "staff_decision", case="fine", decision=decision))
+    return events
 
 
 def test_an_asylum_status_holders_passed_term_goes_to_staff_and_the_loan_is_forgiven(database_url):
@@ -246,11 +248,29 @@ def test_the_fine_review_is_a_wait_run_whose_form_shows_the_persons_effort_and_t
         "type": "staff_decision", "case": "fine", "decision": "refused", "date": "2025-03-10"}
 
 
-def test_staff_refusing_the_exceptional_fine_closes_the_term_without_fine_or_follow_up_term():
-    result = run(keren("refused"), "2021-09-01", "2027-12-31")
-    assert result["rejected"] == []
+def test_staff_refusing_the_exceptional_fine_closes_the_term_without_fine_or_follow_up_term(tmp_path):
+    from sqlalchemy import select
+
+    from inburgering.store.db import CaseFile
+    from inburgering.store.models import Case
+
+    url = f"sqlite:///{tmp_path / 'case.db'}"
+    events = keren("refused") + [ev("2025-05-01", "staff_decision", case="fine", decision="granted")]
+    result = run(events, "2021-09-01", "2027-12-31", url)
+    assert reasons(result) == {len(events) - 1: "this person has no open integration term, so a staff decision on "
+                                                "a fine cannot be taken: the term opens with the start letter "
+                                                "(Wi2013) or the PIP (Wi2021), and ends when the obligation is met; "
+                                                "voluntary integration has none"}
     assert of(result, "term_pre_announcement") == [] and of(result, "fine") == []
     assert [d for d, _ in of(result, "term_reminder") if d > "2025-04-01"] == []
+    assert len(of(result, "fine_review", "alert")) == 1
+    case_file = CaseFile(url)
+    try:
+        with case_file.transaction() as session:
+            term = session.scalars(select(Case).where(Case.process == "term")).one()
+            assert (term.status, term.closed_on.isoformat()) == ("closed_without_fine", "2025-04-01")
+    finally:
+        case_file.dispose()
 
 
 def test_staff_granting_the_exceptional_fine_sends_the_pre_announcement_and_the_fine():
