@@ -103,7 +103,7 @@ def aow_day(born: dt.date, policy: Policy) -> dt.date:
     """The first day a person born on `born` has reached the AOW age the policy gives for that
     day. It is either the day the age is reached under some value of `aow_age_months`, or a
     day a new value takes effect: the earliest of those candidates that qualifies."""
-    history = [(entry.valid_from, entry.value) for entry in policy.entries() if entry.key == "aow_age_months"]
+    history = policy.history("aow_age_months")
     candidates = {calendar.add_months(born, months) for _, months in history}
     candidates |= {since for since, _ in history if since > born}
     return min(day for day in candidates if has_aow_age(born, day, policy))

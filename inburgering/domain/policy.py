@@ -258,6 +258,13 @@ class Policy:
         # Before the first entry the first value applies: a rule's history starts there.
         return values[max(i, 0)]
 
+    def history(self, key: str) -> list[tuple[dt.date, Any]]:
+        """Every value of a key with the day it takes effect, oldest first."""
+        if key not in self._by_key:
+            raise PolicyError(f"no policy value for {key!r}")
+        dates, values = self._by_key[key]
+        return list(zip(dates, values))
+
     def money(self, key: str, on: dt.date) -> Decimal:
         return self.value(key, on)
 

@@ -31,7 +31,7 @@ def process_for(event: Event, ctx: Context | None = None) -> Process | None:
     """The process an event belongs to. When two handle its type (a school's declaration: the
     open AGI application's, else the term's), the first that takes it given the person's cases."""
     handlers = [process for process in PROCESSES if process.handles(event)]
-    if ctx is not None:
+    if ctx is not None and len(handlers) > 1:
         for process in handlers:
             if process.takes(event, ctx):
                 return process
