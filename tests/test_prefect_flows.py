@@ -333,3 +333,14 @@ def test_an_undelivered_letter_is_an_incident_announced_as_a_prefect_event_and_s
         assert session.scalar(select(OutboxMessage.status)) == "sent"
     contents = _prefect_contents() + json.dumps([opened.model_dump(mode="json"), closed.model_dump(mode="json")])
     assert BSN not in contents and "Amina" not in contents
+
+
+def test_a_paper_event_through_its_own_typed_flow_is_applied_and_a_refusal_says_refused(flows_database):
+    from flows.staff.paper import paper_bsn_registered, paper_municipality_registered
+
+    today = today_in_amsterdam()
+    case_id = _person_waiting_for_brp(flows_database, today)
+    outcome = paper_municipality_registered(f"case-{case_id}", {"date": today.isoformat(), "municipality": "Ede"})
+    assert outcome["status"] == "applied"
+    state = paper_bsn_registered(case_id, {"date": today.isoformat()}, return_state=True)
+    assert "(duplicate)" in refused_with(state)

@@ -76,8 +76,12 @@ def record_paper_event(case_id: CaseRef, event: PaperEvent) -> Any:  # type: ign
     """Record an event that reached DUO on paper for the person of a case, and apply it now.
     Choose its type; the form shows that type's own fields. A refused event ends the run
     Refused with the reason; nothing is half-applied."""
-    outcome = apply_staff_event(_case(case_id), event.model_dump(mode="json", exclude_none=True),
-                                source="staff:paper")
+    return apply_paper_event(case_id, event.model_dump(mode="json", exclude_none=True))
+
+
+def apply_paper_event(case_id: int | str, event: dict) -> Any:
+    """A paper event (checked by its form) applied to the case's person now; a refusal as a state."""
+    outcome = apply_staff_event(_case(case_id), event, source="staff:paper")
     return outcome if outcome["status"] == "applied" else refused(outcome)
 
 

@@ -15,7 +15,7 @@ from prefect import flow
 
 from flows.naming import case_run_name
 from flows.refusals import states_refusals
-from flows.staff.flow import CaseRef, _paper, record_paper_event
+from flows.staff.flow import CaseRef, _paper, apply_paper_event
 from inburgering.domain.events import EVENT_TYPES
 
 
@@ -27,7 +27,7 @@ def _paper_flow(event_type: str):  # noqa: ANN202
     form = _paper(EVENT_TYPES[event_type], typed=False)
 
     def record(case_id: CaseRef, event: form) -> Any:  # type: ignore[valid-type]
-        return record_paper_event.fn(case_id, {"type": event_type, **event.model_dump(mode="json")})
+        return apply_paper_event(case_id, {"type": event_type, **event.model_dump(mode="json", exclude_none=True)})
 
     record.__name__ = record.__qualname__ = f"paper_{event_type}"
     record.__doc__ = (f"Record a {event_type.replace('_', ' ')} that reached DUO on paper for the person of a "
