@@ -68,7 +68,7 @@ def test_partitions_add_up_to_the_whole(journeys_file):
     assert report_of(plan, [summed]) == whole
 
 
-def test_a_bad_proposal_fails_the_run_with_its_sentence(journeys_file):
+def test_a_bad_proposal_ends_the_run_refused_with_its_sentence(journeys_file):
     state = policy_what_if(proposal="invoice_quarter_cap: lots\n", return_state=True)
-    assert state.is_failed()
+    assert state.is_completed() and state.name == "Refused"  # an answer, not a failed run (issue 24)
     assert "policy invoice_quarter_cap: 'lots' is not valid" in state.message
