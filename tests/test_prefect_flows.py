@@ -134,6 +134,19 @@ def refused_with(state) -> str:  # noqa: ANN001
     return state.message
 
 
+def test_random_journeys_give_the_same_timeline_through_prefect_as_embedded():
+    """Both engines walk the same days (engine/driver.py) in the same order (the deadline-monitor
+    flow's): random journeys from the benchmark's generator, one day's flow run each."""
+    from bench.generate import generate
+    from inburgering.scenario.loader import parse_scenario
+
+    doc = generate(3, years=1, seed=23).scenario_doc()
+    embedded = replay(parse_scenario(doc))
+    through_prefect = replay(parse_scenario(doc), engine="prefect")
+    assert through_prefect == embedded
+    assert len(embedded["timeline"]) >= 20  # letters, reminders, fines of three journeys
+
+
 def test_staff_record_a_paper_event_and_a_refused_one_names_the_problem(flows_database):
     today = dt.date.today()
     case_id = _person_waiting_for_brp(flows_database, today)
