@@ -50,8 +50,8 @@ def _write_secret(path: Path, text: str) -> None:
 def _token(home: Path) -> str:
     path = home / "gateway-token"
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(24))
-        path.chmod(0o600)
+        _write_secret(path, secrets.token_urlsafe(24))
+    config.private_file(path)
     return path.read_text().strip()
 
 
@@ -67,6 +67,13 @@ def environment(home: Path) -> dict[str, str]:
     env.setdefault("INBURGERING_API_URL", f"http://127.0.0.1:{API_PORT}")
     env.setdefault("INBURGERING_HOME", str(home))
     return env
+
+
+def gateway_command(python: str, home: Path) -> list[str]:
+    """The local gateway's command line. Its token comes through the environment
+    (INBURGERING_GATEWAY_TOKEN), never on the command line, where `ps` shows it to every user."""
+    return [python, "-m", "inburgering.gateway.server", "--port", str(GATEWAY_PORT), "--store",
+            str(home / "gateway.jsonl")]
 
 
 def run(demo: bool = True) -> None:
@@ -91,8 +98,7 @@ def run(demo: bool = True) -> None:
         if not _healthy(f"{env['PREFECT_API_URL']}/health"):
             start("prefect-server", [python, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
                                      "--port", str(PREFECT_PORT)])
-        start("gateway", [python, "-m", "inburgering.gateway.server", "--port", str(GATEWAY_PORT),
-                          "--token", env["INBURGERING_GATEWAY_TOKEN"], "--store", str(home / "gateway.jsonl")])
+        start("gateway", gateway_command(python, home))
         start("api", [python, "-m", "inburgering.cli", "api", "--port", str(API_PORT)])
         _wait_for(f"{env['PREFECT_API_URL']}/health", "the Prefect server")
         _wait_for(f"{env['INBURGERING_GATEWAY_URL']}/health", "the local gateway")
@@ -115,7 +121,7 @@ def run(demo: bool = True) -> None:
         start("serve", [python, "-m", "deployments.serve"] + (["--demo"] if demo else []))
         _first_runs(env)
         print(f"\nPrefect UI:  http://127.0.0.1:{PREFECT_PORT}\n"
-              f"Case file:   {config.database_url()}\n"
+              f"Case file:   {config.shown_url(config.database_url())}\n"
               f"Gateway:     {env['INBURGERING_GATEWAY_URL']} (what was sent: {home / 'gateway.jsonl'})\n"
               f"Inbound API: {env['INBURGERING_API_URL']} (OpenAPI: {env['INBURGERING_API_URL']}/docs)\n"
               f"  demo tokens, one per kind of source (also in {tokens_file()}):\n"

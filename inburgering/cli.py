@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import errno
+import functools
 import json
+import os
+import re
 import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
+import click
 import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from inburgering import config
 from inburgering.domain.bsn import redact_bsn
 
 app = typer.Typer(help="Orchestration of Dutch civic-integration journeys (inburgering) for DUO.",
@@ -42,7 +48,77 @@ def _refuse(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
+@app.callback()
+def _private_files() -> None:
+    """Every file a command creates (the case file, its -wal and -shm, logs, spools) is readable
+    by its owner only: they hold BSNs, names and letters."""
+    os.umask(0o077)
+
+
+# A run that finds the SQLite case file locked waits db.BUSY_TIMEOUT seconds, then tries again
+# (the commands are safe to run again: what was done is not done twice), this many times in all.
+LOCK_ATTEMPTS = 3
+LOCKED = ("the case file is locked by another process (an ingest, a monitor, a migration or a backup?) and stayed "
+          "locked for {seconds:.0f} s; what was done before is kept: run the command again when that process is done")
+DISK_FULL = ("the disk of the case file is full: nothing more could be written (what was committed before is kept); "
+             "free space and run the command again")
+
+
+def _database_fault(exc: BaseException) -> tuple[str, bool] | None:
+    """A fault of the case file's database as (a sentence for the operator, whether waiting and
+    trying again may help), or None when `exc` is something else."""
+    from sqlalchemy.exc import DBAPIError
+
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return DISK_FULL, False
+    if not isinstance(exc, DBAPIError):
+        return None
+    text = str(exc.orig).lower()
+    code = getattr(exc.orig, "sqlstate", None)
+    if "database is locked" in text or "database table is locked" in text or code in ("55P03", "40P01"):
+        from inburgering.store import db
+
+        return LOCKED.format(seconds=db.BUSY_TIMEOUT * LOCK_ATTEMPTS), True
+    if "disk is full" in text or "no space left" in text or code == "53100":
+        return DISK_FULL, False
+    first_line = (str(exc.orig).strip().splitlines() or [type(exc.orig).__name__])[0][:200]
+    return f"the case file could not be used: {first_line}", False
+
+
+def _locked_notice(attempt: int) -> None:
+    from inburgering.store import db
+
+    err.print(f"the case file is locked by another process; waited {db.BUSY_TIMEOUT:.0f} s, trying again "
+              f"(attempt {attempt + 1} of {LOCK_ATTEMPTS})")
+
+
+def _guarded(command):  # noqa: ANN001, ANN202
+    """A command on the case file: a locked database is waited for and tried again; a locked,
+    full or unreachable one ends in a sentence and exit status 1, never a traceback."""
+
+    @functools.wraps(command)
+    def run(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        for attempt in range(1, LOCK_ATTEMPTS + 1):
+            try:
+                return command(*args, **kwargs)
+            except (typer.Exit, typer.Abort, click.exceptions.ClickException):
+                raise
+            except Exception as exc:  # noqa: BLE001 - only database faults are answered here
+                fault = _database_fault(exc)
+                if fault is None:
+                    raise
+                sentence, may_help = fault
+                if not (may_help and attempt < LOCK_ATTEMPTS):
+                    err.print(redact_bsn(sentence))
+                    raise typer.Exit(1) from None
+                _locked_notice(attempt)
+        raise AssertionError("unreachable")
+
+    return run
+
+
 @scenario_app.command("run")
+@_guarded
 def scenario_run(
     file: Path = typer.Argument(..., help="The scenario YAML file."),
     as_json: bool = typer.Option(False, "--json", help="Print the timeline as JSON."),
@@ -102,20 +178,26 @@ def up(demo: bool = typer.Option(True, help="Load and feed the example journeys.
     run(demo=demo)
 
 
+REVISION = re.compile(r"[0-9A-Za-z_]{1,32}")  # alembic's revision ids here: 0001 .. , or base
+
+
 @app.command()
+@_guarded
 def migrate(down_to: Optional[str] = typer.Option(
         None, "--down-to", help="Take the schema back to this revision instead; refused when that would drop "
                                 "data the older schema cannot hold.")) -> None:
     """Bring the case file's schema up to date (INBURGERING_DATABASE_URL or the SQLite default)."""
     from alembic.util import CommandError
 
-    from inburgering import config
     from inburgering.store.db import CaseFile, DowngradeRefused, downgrade, make_engine
 
     if down_to is None:
         CaseFile().dispose()
-        _console().print(f"case file up to date: {config.database_url()}")
+        _console().print(f"case file up to date: {config.shown_url(config.database_url())}")
         return
+    if not REVISION.fullmatch(down_to):
+        raise _refuse(f"--down-to: {down_to!r} is not a revision; give one such as 0009 (the files in "
+                      "inburgering/store/migrations/versions/), or base")
     engine = make_engine()
     try:
         downgrade(engine, down_to)
@@ -127,6 +209,7 @@ def migrate(down_to: Optional[str] = typer.Option(
 
 
 @app.command()
+@_guarded
 def cases(
     process: Optional[str] = typer.Option(None, help="Only this process."),
     late: bool = typer.Option(False, help="Only late cases."),
@@ -193,6 +276,7 @@ def export_waiting(late: bool = typer.Option(False, "--late", help="Only the lat
 
 
 @app.command()
+@_guarded
 def loan(person: str = typer.Argument(..., help="The person's reference in the case file (not the BSN).")) -> None:
     """A person's loan: borrowed, paid out, promised to a later quarter, left; and the invoices."""
     from inburgering.engine.board import loan_overview
@@ -218,6 +302,7 @@ def loan(person: str = typer.Argument(..., help="The person's reference in the c
 
 
 @letters_app.command("hold")
+@_guarded
 def letters_hold(letter_type: str = typer.Argument("*", help="Letter type, or * for all."),
                  reason: str = typer.Option(..., help="Why, for the record.")) -> None:
     """Hold letters from today (deadlines keep running and alert when passed)."""
@@ -230,6 +315,7 @@ def letters_hold(letter_type: str = typer.Argument("*", help="Letter type, or * 
 
 
 @letters_app.command("release")
+@_guarded
 def letters_release(letter_type: str = typer.Argument("*", help="Letter type, or * for all.")) -> None:
     """Let held letters go out again from today (with the next ingest or monitor run)."""
     from inburgering.domain.calendar import today_in_amsterdam
@@ -241,6 +327,7 @@ def letters_release(letter_type: str = typer.Argument("*", help="Letter type, or
 
 
 @letters_app.command("holds")
+@_guarded
 def letters_holds() -> None:
     """The holds in force today, with the letters waiting in them."""
     from inburgering.domain.calendar import today_in_amsterdam
@@ -251,7 +338,11 @@ def letters_holds() -> None:
     _console().print(_text_table("letters on hold", rows) if rows else "no letters on hold")
 
 
+MAX_ID = 2**63 - 1  # a database id is a 64-bit integer
+
+
 @incidents_app.callback(invoke_without_command=True)
+@_guarded
 def incidents_list(ctx: typer.Context,
                    kind: Optional[str] = typer.Option(None, help="Only this kind: delivery, timer or event.")) -> None:
     """The incidents not closed, oldest first, and how many per kind."""
@@ -273,8 +364,10 @@ def incidents_list(ctx: typer.Context,
 
 
 @incidents_app.command("retry")
+@_guarded
 def incidents_retry(
-    incident: Optional[int] = typer.Argument(None, help="The incident's id (see `inburgering incidents`)."),
+    incident: Optional[int] = typer.Argument(None, min=1, max=MAX_ID, help="The incident's id (see `inburgering "
+                                                                            "incidents`)."),
     retry_all: bool = typer.Option(False, "--all", help="Every open incident (of --kind, if given)."),
     kind: Optional[str] = typer.Option(None, help="With --all: only this kind (delivery, timer, event)."),
 ) -> None:
@@ -299,8 +392,9 @@ def incidents_retry(
 
 
 @incidents_app.command("close")
+@_guarded
 def incidents_close(
-    incident: int = typer.Argument(..., help="The incident's id."),
+    incident: int = typer.Argument(..., min=1, max=MAX_ID, help="The incident's id."),
     resolution: str = typer.Option(..., help="How it was resolved; kept with the incident."),
 ) -> None:
     """Close an incident with a resolution: its step is given up (a message is not sent)."""
@@ -340,49 +434,94 @@ def _text_table(title: str, rows: list[dict]) -> Table:
 
 
 @app.command()
+@_guarded
 def api(
     host: str = typer.Option("127.0.0.1", help="Address to bind; keep 127.0.0.1 behind a TLS proxy."),
-    port: int = typer.Option(8030, help="Port."),
-    workers: int = typer.Option(1, help="Processes serving the port (PostgreSQL; SQLite has one writer)."),
+    port: int = typer.Option(8030, min=1, max=65535, help="Port (1-65535)."),
+    workers: int = typer.Option(1, min=1, max=64, help="Processes serving the port (PostgreSQL; SQLite has one "
+                                                         "writer)."),
 ) -> None:
     """Serve the inbound API (shared/api.md); OpenAPI at /docs and /openapi.json."""
     from inburgering.api.server import serve
 
-    serve(host, port, workers=workers)
+    try:
+        serve(host, port, workers=workers)
+    except OSError as exc:  # the address is taken, or not one of this machine's
+        err.print(f"cannot serve on {host}:{port}: {exc.strerror or exc}")
+        raise typer.Exit(1) from None
+
+
+# ⚠ An operator's date more than this many days before the case file's last run is refused
+# unless forced: it is almost always a typo (2016 for 2026), and would date letters in the past.
+FAR_BEFORE_LAST_RUN_DAYS = 31
+FORCE_DATE = typer.Option(False, "--force-date", help="Run for an --as-of after today (Europe/Amsterdam) or far "
+                                                     "before the last run anyway; what it will fire is printed "
+                                                     "first.")
 
 
 def _as_of(value: Optional[str]) -> "dt.date":
-    import datetime as dt
-
+    """The day of a run: today in Amsterdam, or --as-of as a real date the system takes."""
     from inburgering.domain.calendar import today_in_amsterdam
+    from inburgering.domain.events import calendar_day
 
     if value is None:
         return today_in_amsterdam()
     try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        err.print(f"--as-of: {value!r} is not a real calendar date (write YYYY-MM-DD)", markup=False)
-        raise typer.Exit(2) from None
+        return calendar_day(value.strip())
+    except ValueError as exc:
+        raise _refuse(f"--as-of: {exc}") from None
 
 
-def _engine_step(as_of: Optional[str], step):  # noqa: ANN001, ANN202
+def _checked_day(case_file, day: "dt.date", *, forced: bool, command: str) -> None:  # noqa: ANN001
+    """Refuse (exit 2) a day after today or far before the last run, saying what a run for it
+    would fire; with --force-date print that and go on."""
+    import datetime as dt
+
+    from inburgering.domain.calendar import today_in_amsterdam
+    from inburgering.engine import board
+
+    today = today_in_amsterdam()
+    with case_file.reading() as session:
+        last = board.last_run_day(session)
+        why = None
+        if day > today:
+            why = f"{day} is after today ({today}, Europe/Amsterdam)"
+        elif last is not None and day < last - dt.timedelta(days=FAR_BEFORE_LAST_RUN_DAYS):
+            why = (f"{day} is {(last - day).days} days before the case file's last run ({last}); letters would be "
+                   "dated in the past")
+        if why is None:
+            return
+        due = board.due_by(session, day)
+    fired = ", ".join(f"{kind} {n}" for kind, n in sorted(due["deadlines"].items())) or "none"
+    what = (f"as of {day} it would fire {sum(due['deadlines'].values())} deadlines ({fired}) and apply "
+            f"{due['events']} pending events, with the letters, messages and payments they make")
+    if not forced:
+        raise _refuse(f"--as-of: {why}: refused. {what[0].upper() + what[1:]}. If that is meant, run "
+                      f"`inburgering {command} --as-of {day} --force-date`.")
+    err.print(f"--as-of: {why}; --force-date: {what}.")
+
+
+def _engine_step(as_of: Optional[str], step, *, forced: bool, command: str):  # noqa: ANN001, ANN202
     """Run service.ingest or service.run_monitor on the case file for the day: (day, report)."""
     from inburgering.store.db import CaseFile
 
     day = _as_of(as_of)
     case_file = CaseFile()
     try:
+        _checked_day(case_file, day, forced=forced, command=command)
         return day, step(case_file, day)
     finally:
         case_file.dispose()
 
 
 @app.command()
-def ingest(as_of: Optional[str] = typer.Option(None, "--as-of", help="The day to process (default: today).")) -> None:
+@_guarded
+def ingest(as_of: Optional[str] = typer.Option(None, "--as-of", help="The day to process (default: today)."),
+           force_date: bool = FORCE_DATE) -> None:
     """Apply the inbox's pending events dated up to the day, without Prefect."""
     from inburgering.engine import service
 
-    day, report = _engine_step(as_of, service.ingest)
+    day, report = _engine_step(as_of, service.ingest, forced=force_date, command="ingest")
     _console().print(f"{day}: {report.applied} applied, {report.rejected} rejected, {report.errors} errors, "
                     f"{sum(report.journal.values())} letters/messages/payments")
     if report.errors:
@@ -390,11 +529,13 @@ def ingest(as_of: Optional[str] = typer.Option(None, "--as-of", help="The day to
 
 
 @app.command()
-def monitor(as_of: Optional[str] = typer.Option(None, "--as-of", help="The day to process (default: today).")) -> None:
+@_guarded
+def monitor(as_of: Optional[str] = typer.Option(None, "--as-of", help="The day to process (default: today)."),
+            force_date: bool = FORCE_DATE) -> None:
     """Fire the deadlines due up to the day (the daily monitor), without Prefect."""
     from inburgering.engine import service
 
-    day, report = _engine_step(as_of, service.run_monitor)
+    day, report = _engine_step(as_of, service.run_monitor, forced=force_date, command="monitor")
     _console().print(f"{day}: {sum(report.fired.values())} deadlines fired, {sum(report.journal.values())} "
                     f"letters/messages/payments, {len(report.alerts)} alerts")
 
@@ -404,6 +545,7 @@ app.add_typer(sources_app, name="sources")
 
 
 @sources_app.command("add")
+@_guarded
 def sources_add(
     name: str = typer.Argument(..., help="A name for the sending system, e.g. ind-production."),
     kind: str = typer.Option(..., "--kind", help="ind, brp, municipality, school, portal, exams, payments or medical."),
@@ -427,6 +569,7 @@ def sources_add(
 
 
 @sources_app.command("list")
+@_guarded
 def sources_list() -> None:
     """The sending systems: name, kind, school, when each last sent, revoked."""
     from inburgering.api.sources import list_sources
@@ -447,6 +590,7 @@ def _minute(moment) -> str:  # noqa: ANN001
 
 
 @sources_app.command("revoke")
+@_guarded
 def sources_revoke(name: str = typer.Argument(..., help="The source's name.")) -> None:
     """End a source's token at once (what it sent stays)."""
     import datetime as dt
@@ -466,9 +610,9 @@ def sources_revoke(name: str = typer.Argument(..., help="The source's name.")) -
 
 @app.command()
 def bench(
-    journeys: int = typer.Option(1000, "--journeys", help="How many synthetic journeys."),
-    years: int = typer.Option(3, "--years", help="Simulated years."),
-    seed: int = typer.Option(1, "--seed", help="The same seed gives the same journeys."),
+    journeys: int = typer.Option(1000, "--journeys", min=1, max=10_000_000, help="How many synthetic journeys."),
+    years: int = typer.Option(3, "--years", min=1, max=40, help="Simulated years."),
+    seed: int = typer.Option(1, "--seed", min=0, max=2**63 - 1, help="The same seed gives the same journeys."),
     as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON (no progress bar)."),
     compare: bool = typer.Option(False, "--compare", help="Also measure the peers (see bench/README.md)."),
 ) -> None:

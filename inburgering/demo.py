@@ -98,6 +98,7 @@ def _feed() -> list[tuple[str, dict]]:
         ("demo-4", {"type": "municipality_registered", "municipality": "Groningen"}),
         ("demo-5", {"type": "bsn_registered"}),
         ("demo-6", {"type": "bsn_registered"}),
+        ("demo-3", _invoice("LZ-78", "Leercentrum Zuid", "300.00")),  # the school that declares teaches demo-3
         ("demo-3", {"type": "school_declaration_received"}),
         ("demo-7", {"type": "bsn_registered"}),
         ("demo-6", {"type": "municipality_registered", "municipality": "Amsterdam"}),

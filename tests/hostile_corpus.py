@@ -117,9 +117,36 @@ REFUSED = {
     "hours beyond reason": (
         event_doc("type: agi_application_received, route: course, school_listed_at_course_start: true, "
                "hours: {integration: 1000000000000}"), "events[2].hours.integration: 1000000000000 is too large"),
+    # a person as the API's POST /v1/people checks one (issue 25: one model for both doors)
+    "an e-mail with CRLF": (person_doc('email: "a@example.org\\r\\nBcc: x@evil.example"'),
+                            "people.p1.email: 'a@example.org\\r\\nBcc: x@evil.example' is not a valid e-mail"),
+    "an e-mail with a control character": (person_doc('email: "a@exam\\x07ple.org"'), "people.p1.email:"),
+    "a name with a line break": (HEAD.replace("Amina Yusuf", '"Amina\\r\\nBcc: x@evil.example"') + EVENT,
+                                 "people.p1.name: holds a line break or control character (U+000D)"),
+    "a born date in 9999": (person_doc("born: 9999-12-31"), "people.p1.born: 9999-12-31 is outside the dates"),
+    "a person key with a line break": (HEAD.replace("  p1:", '  "p1\\nX":') + EVENT.replace("p1", '"p1\\nX"'),
+                                       "holds a line break or control character (U+000A)"),
+    # text that goes into a message header (subjects, addresses)
+    "an invoice number with CRLF": (event_doc('type: invoice_accepted, invoice_number: "A-1\\r\\nBcc: evil@example.org"'),
+                                    "events[2].invoice_number: holds a line break or control character (U+000D)"),
+    "an invoice number with a line separator": (
+        event_doc('type: invoice_refused, reason: incomplete, invoice_number: "A-1\\u2028Bcc: x"'),
+        "events[2].invoice_number: holds a line break or control character (U+2028)"),
+    "a school with a tab": (event_doc('type: course_hours_reported, school: "Taalhuis\\tNoord", hours: 1, listed: true, '
+                                      'period_from: 2020-01-01, period_to: 2020-01-31'),
+                            "events[2].school: holds a line break or control character (U+0009)"),
 }
 
 DOTTED = f"{OTHER_BSN[:3]}.{OTHER_BSN[3:6]}.{OTHER_BSN[6:]}"
+# A BSN as people also write it: with any separator between its groups, any kind of space.
+SEPARATORS = ["-", "_", "/", ",", ".", " ", "\u00a0", "\u202f", "\u2007", ", "]
+
+
+def written(bsn: str, separator: str) -> str:
+    return separator.join((bsn[:3], bsn[3:6], bsn[6:]))
+
+
+SEPARATED = [written(bsn, sep) for bsn in (GOOD_BSN, OTHER_BSN) for sep in SEPARATORS]
 
 # Files that put a BSN where a message could repeat it: each is refused, and neither BSN
 # (nor OTHER_BSN written with dots) is in what the command prints.
@@ -153,6 +180,14 @@ BSN_ECHOES = {
         "type: agi_application_received, route: course, school_listed_at_course_start: true, "
         f"hours: {{integration: {OTHER_BSN}}}"),
     "the person's BSN in a YAML error": HEAD + EVENT + f"  - {{date: {GOOD_BSN}, [\n",
+    **{f"a BSN written with {sep!r} as the person's key": HEAD.replace("p1:", f"'{written(GOOD_BSN, sep)}':")
+       + EVENT.replace("p1", f"'{written(GOOD_BSN, sep)}'") for sep in SEPARATORS},
+    **{f"the person's BSN written with {sep!r} in a municipality": event_doc(
+        f"type: municipality_registered, municipality: 'Utrecht {written(GOOD_BSN, sep)}'") for sep in SEPARATORS},
+    **{f"a BSN written with {sep!r} as a field name": HEAD + EVENT.replace(
+        "person: p1", f"person: p1, '{written(OTHER_BSN, sep)}': x") for sep in SEPARATORS},
+    **{f"a BSN written with {sep!r} as a part": event_doc(f"type: exam_fee_paid, part: '{written(OTHER_BSN, sep)}'")
+       for sep in SEPARATORS},
 }
 
 
@@ -167,7 +202,8 @@ class Case:
 
 
 def _text(name: str, text: str, *extra_secrets: str, args: tuple[str, ...] = ("--json",)) -> Case:
-    return Case(name, textwrap.dedent(text).encode(), frozenset({GOOD_BSN, OTHER_BSN, DOTTED, *extra_secrets}), args)
+    return Case(name, textwrap.dedent(text).encode(), frozenset({GOOD_BSN, OTHER_BSN, DOTTED, *SEPARATED,
+                                                                 *extra_secrets}), args)
 
 
 def _raw(name: str, data: bytes) -> Case:
@@ -352,3 +388,70 @@ def corpus(shared: Path, per_file: int = 16) -> list[Case]:
     return ([_text(name, text) for name, (text, _) in REFUSED.items()]
             + [_text(name, text) for name, text in BSN_ECHOES.items()]
             + _more() + _mutations(shared, per_file))
+
+
+# ---- the commands: every date and number an operator may mistype (issue 25) -----------------------
+
+_DAYS = ["9999-12-31", "2031-01-01", "", " ", "yesterday", "2021-02-30", "0001-01-01", "10000-01-01", "2024-1-1",
+         OTHER_BSN, written(OTHER_BSN, "-"), "[/x]", "2024-02-01T10:00"]
+_NUMBERS = ["-5", "0", "abc", "1e3", "99999999999999999999999", OTHER_BSN, "", "1.5"]
+CLI_CASES: list[tuple[str, ...]] = [
+    *[(command, "--as-of", day) for command in ("monitor", "ingest") for day in _DAYS],
+    *[("migrate", "--down-to", rev) for rev in ("", "../../etc/passwd", OTHER_BSN, "0099", "[/x]", " ")],
+    *[("api", "--port", n) for n in (*_NUMBERS, "70000", "65536")],
+    *[("api", "--workers", n) for n in _NUMBERS],
+    *[("bench", option, n) for option in ("--journeys", "--years") for n in _NUMBERS],
+    *[("bench", "--seed", n) for n in _NUMBERS if n not in ("0", OTHER_BSN)],  # (those would run the benchmark)
+    *[("loan", ref) for ref in (OTHER_BSN, written(OTHER_BSN, "-"), written(OTHER_BSN, "\u00a0"), "[/x]", "")],
+    *[("incidents", "retry", n) for n in ("-5", "abc", "99999999999999999999999")],
+    ("incidents", "close", "-5", "--resolution", "x"), ("incidents", "--kind", "[/x]"),
+    ("cases", "--process", OTHER_BSN), ("cases", "--process", "[/x]"),
+    *[("sources", "add", name, "--kind", "ind") for name in (OTHER_BSN, written(OTHER_BSN, "."), "a\r\nb", "")],
+    ("sources", "add", "s1", "--kind", "school", "--school", "Taalhuis\r\nBcc: x"),
+    *[("sources", "revoke", name) for name in (OTHER_BSN, written(OTHER_BSN, "_"), "[/x]")],
+]
+CLI_SECRETS = frozenset({OTHER_BSN, *SEPARATED})
+
+
+# ---- the inbound API: people, ids, separators, header text (issue 25) -------------------------------
+
+API_PERSON = {"ref": "p9", "bsn": "100000009", "name": "Lena Petrova", "email": "lena@example.org", "born": "1985-04-12"}
+API_INVOICE = {"type": "invoice_submitted", "school": "Taalhuis Noord", "invoice_number": "TN-1", "contract_number": "C",
+               "course_type": "Inburgering", "description": "lessen", "invoice_date": "2024-02-01",
+               "period_from": "2024-01-01", "period_to": "2024-01-31", "courses": 1, "course_fee": "100.00",
+               "materials_fee": "0.00", "exam_fee": "0.00"}
+HEADER_TEXT = ["A-1\r\nBcc: evil@example.org\r\nX-Injected: 1<script>", "A-1\nX: 1", "A-1\u2028X", "A-1\x85X",
+               "A-1\x1b[31m", "A-1\tX"]
+
+
+def _api_event(**fields: object) -> dict:
+    return {"id": "h-1", "date": "2024-02-01", "person": "p1", **fields}
+
+
+# (name, source, path, body): each answered 4xx in the error shape, never 5xx, never a BSN in any writing
+API_CASES: list[tuple[str, str, str, object]] = [
+    *[(f"a person's e-mail {v!r}", "brp", "/v1/people", {**API_PERSON, "email": v}) for v in (
+        "a@example.org\r\nBcc: x@evil.example", "a@example.org\x07", "a@example.org\n", f"{OTHER_BSN}@x.org x")],
+    *[(f"a person's name {v!r}", "brp", "/v1/people", {**API_PERSON, "name": v}) for v in ("", "  ", *HEADER_TEXT)],
+    *[(f"a person's ref {v!r}", "brp", "/v1/people", {**API_PERSON, "ref": v}) for v in ("", "  ", "p\r\n9",
+                                                                                        *SEPARATED)],
+    *[(f"a person born {v!r}", "brp", "/v1/people", {**API_PERSON, "born": v}) for v in (
+        "9999-12-31", "1066-10-14", "2021-02-30", OTHER_BSN, 1583020800)],
+    *[(f"a person's bsn {v!r}", "brp", "/v1/people", {**API_PERSON, "bsn": v}) for v in (
+        "100000008", "12345678901", "100-000-00", 100000009)],
+    *[(f"an id {v!r}", "ind", "/v1/events", _api_event(id=v, type="residence_permit_granted"))
+      for v in (*SEPARATED, f"ind-{written(OTHER_BSN, '.')}", f"ind:{written(OTHER_BSN, '_')}")],
+    *[(f"a field name {v!r}", "ind", "/v1/events", _api_event(type="residence_permit_granted", **{v: 1}))
+      for v in SEPARATED],
+    *[(f"a person {v!r}", "ind", "/v1/events", _api_event(type="residence_permit_granted", person=v))
+      for v in SEPARATED],
+    *[(f"an invoice number {v!r}", "school", "/v1/events", _api_event(**{**API_INVOICE, "invoice_number": v}))
+      for v in HEADER_TEXT],
+    *[(f"a school {v!r}", "school", "/v1/events", _api_event(**{**API_INVOICE, "school": v})) for v in HEADER_TEXT],
+    *[(f"a refused invoice {v!r}", "portal", "/v1/events", _api_event(type="invoice_refused", invoice_number=v,
+                                                                       reason="incomplete")) for v in HEADER_TEXT],
+    *[(f"an amount {v!r}", "payments", "/v1/events", _api_event(type="loan_granted", amount=v))
+      for v in ("12.3", "12", 12, "12.345", "1e3", f"{OTHER_BSN}.00", written(OTHER_BSN, ","))],
+    ("a declaration for a person the school does not teach", "school", "/v1/events",
+     _api_event(type="school_declaration_received")),
+]

@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 
 from inburgering.cli import app
 from inburgering.domain.bsn import BSN_REMOVED
-from tests.hostile_corpus import BSN_ECHOES, DOTTED, EVENT, GOOD_BSN, HEAD, INTAKE, OTHER_BSN, REFUSED, event_doc
+from tests.hostile_corpus import (BSN_ECHOES, DOTTED, EVENT, GOOD_BSN, HEAD, INTAKE, OTHER_BSN, REFUSED, SEPARATED,
+                                  event_doc)
 
 
 def run(tmp_path, text: str, *args: str):
@@ -130,6 +131,7 @@ def test_a_bsn_anywhere_in_a_bad_file_is_never_echoed(tmp_path, name):
     result = run(tmp_path, BSN_ECHOES[name], "--json")
     assert result.exit_code == 2, result.output
     assert GOOD_BSN not in result.output and OTHER_BSN not in result.output and DOTTED not in result.output
+    assert not [form for form in SEPARATED if form in result.output]  # in any writing (issue 25)
 
 
 def test_an_unknown_invoice_number_that_passes_the_eleven_test_is_masked_in_the_rejection(tmp_path):

@@ -38,4 +38,4 @@ def test_examples_load_once_and_every_event_is_applied(case_file, database_url):
     assert late_total >= 1 and {row["process"] for row in late} >= {"intake"}
     with case_file.transaction() as session:
         through_api = session.scalars(select(ReceivedEvent.source).where(ReceivedEvent.source_id.is_not(None))).all()
-    assert len(through_api) == 19 and {"api:demo-brp", "api:demo-portal", "api:demo-school"} <= set(through_api)
+    assert len(through_api) == 20 and {"api:demo-brp", "api:demo-portal", "api:demo-school"} <= set(through_api)

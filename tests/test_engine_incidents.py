@@ -84,17 +84,34 @@ def test_an_event_that_cannot_be_applied_is_an_incident_and_the_batch_goes_on(ca
     assert (incident.kind, incident.source_id) == ("event", broken)
 
 
-def test_a_timer_due_again_the_day_it_fired_stops_at_the_first_repeat(case_file):
-    """A reminder whose interval is counted from its own day, years overdue (a case file
-    restored from an old backup): it would fire again and again the same day."""
+def test_a_catch_up_after_a_gap_in_monitor_runs_fires_the_reminders_and_parks_nothing(case_file):
+    """No monitor ran for 120 days (issue 25, item 9): the reminder is due again the day it
+    fired, each time for a later due date. That is a catch-up, not a loop: every reminder
+    goes (up to invoice_reminders_max) and no incident is opened."""
     _people_with_invoices(case_file, 1)
-    with case_file.transaction() as session:
-        session.execute(update(Deadline).where(Deadline.kind == "invoice_reminder")
-                        .values(due_on=dt.date(2020, 1, 1)))
-    report = service.run_monitor(case_file, DAY + dt.timedelta(days=1))
+    report = service.run_monitor(case_file, DAY + dt.timedelta(days=120))
+    with case_file.reading() as session:
+        reminders = session.scalar(select(func.count()).select_from(JournalEntry)
+                                   .where(JournalEntry.type == "invoice_reminder"))
+        opened = session.scalar(select(func.count()).select_from(Incident))
+    assert (report.incidents, opened) == (0, 0)
+    assert reminders == 3 == report.fired["invoice_reminder"]  # invoice_reminders_max: 3, every 14 days
+
+
+def test_a_timer_due_again_for_the_same_due_date_is_a_loop_and_stops_at_the_first_repeat(case_file, monkeypatch):
+    """A process that reopens a reminder on the very date it fired for (an interval of 0 days)
+    would fire it again and again the same day: parked as an incident after the first."""
+    from inburgering.domain import invoicing
+    from inburgering.domain.process import OpenDeadline
+
+    _people_with_invoices(case_file, 1)
+    monkeypatch.setattr(invoicing.InvoicingProcess, "_next_reminder",
+                        staticmethod(lambda file, after, ctx: [OpenDeadline(invoicing.REMINDER, after)]))
+    report = service.run_monitor(case_file, DAY + dt.timedelta(days=15))
     with case_file.reading() as session:
         reminders = session.scalar(select(func.count()).select_from(JournalEntry)
                                    .where(JournalEntry.type == "invoice_reminder"))
         (incident,) = session.scalars(select(Incident)).all()
     assert reminders == 1 and report.incidents == 1
     assert "came due again" in incident.last_error and incident.kind == "timer"
+    assert "not after the one it fired for" in incident.last_error

@@ -19,16 +19,18 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from inburgering.api.inbox import ApiStore, Conflict, Item, field_path
-from inburgering.api.sources import PEOPLE_KINDS, Sender, event_refusal, type_refusal
-from inburgering.domain.bsn import validate_bsn
+from inburgering.api.sources import PEOPLE_KINDS, SCHOOL_LINKED, Sender, event_refusal, type_refusal
 from inburgering.domain.calendar import today_in_amsterdam
 from inburgering.domain.events import EVENT_ADAPTER, EVENT_TYPES, Event
-from inburgering.engine.errors import InputError, Problem, looks_like_bsn, redact_bsn
+from inburgering.domain.people import PersonIn
+from inburgering.engine.errors import InputError, Problem, contains_bsn, redact_bsn
 from inburgering.engine.faults import crash_point
 from inburgering.engine.service import event_key, unknown_person, validate_event
 
@@ -61,10 +63,17 @@ async def read_body(request: Request) -> bytes:
     if declared.isdigit() and int(declared) > MAX_BODY:
         raise _too_large()
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY:
-            raise _too_large()
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY:
+                raise _too_large()
+    except ClientDisconnect:
+        # a client that hangs up mid-body: one line in the log (it was a 40-line traceback each)
+        log.info("%s %s: the client hung up after %d bytes of its body; nothing was stored", request.method,
+                 request.url.path, len(body))
+        raise ApiError(400, [("body", "the connection closed before the body was complete; nothing was stored")]) \
+            from None
     return bytes(body)
 
 
@@ -124,8 +133,8 @@ def sender_id_problem(value: Any) -> str | None:
         return "is required but missing: the sender's own unique id for this event"
     if not isinstance(value, str) or not SENDER_ID.fullmatch(value):
         return "use 1-200 letters, digits, '.', '_', ':', '~' or '-', starting with a letter or digit"
-    if looks_like_bsn(value):
-        return "looks like a BSN; an id must not be personal data"
+    if contains_bsn(value):
+        return "holds a number that looks like a BSN; an id must not be personal data"
     return None
 
 
@@ -143,7 +152,7 @@ def check_event(sender: Sender, raw: Any, path: str) -> tuple[int, list[Problem]
         if refusal:  # what it may not send at all is not checked further
             return 403, problems + [(field_path(path, "type"), refusal)]
     try:
-        event = validate_event(fields)
+        event = validate_event(fields, exact_cents=True)
     except InputError as exc:
         return 422, problems + [(field_path(path, f) or "event", m) for f, m in exc.problems]
     if problems:
@@ -191,6 +200,7 @@ def receive_events(store: ApiStore, sender: Sender, body: bytes) -> tuple[int, A
             problems[path] = 422, [(field_path(path, f), m) for f, m in unknown_person(event.person).problems]
         else:
             items.append(Item(path, sender_id, event, person_ids[event.person], event_key(event)))
+    problems.update(_not_taught(store, sender, items))
     if problems:
         in_order = [problems[path] for path in paths if path in problems]
         status = 403 if any(s == 403 for s, _ in in_order) else 422
@@ -208,18 +218,28 @@ def receive_events(store: ApiStore, sender: Sender, body: bytes) -> tuple[int, A
     return status, answers[0] if len(paths) == 1 and paths[0] == "" else answers
 
 
+def _not_taught(store: ApiStore, sender: Sender, items: list[Item]) -> dict[str, tuple[int, list[Problem]]]:
+    """A school speaks only for the people it teaches: a declaration or hours for a person with
+    no invoice (with its contract) of this school, in the inbox or earlier in this request, are
+    refused (403), by path."""
+    if sender.kind != "school":
+        return {}
+    linked = [item for item in items if item.event.type in SCHOOL_LINKED]  # type: ignore[attr-defined]
+    if not linked:
+        return {}
+    taught = store.taught_by(sender.school or "", {item.person_id for item in linked})
+    refused = {}
+    for item in items:
+        if item.event.type == "invoice_submitted":  # type: ignore[attr-defined]  (its school is the sender's)
+            taught.add(item.person_id)
+        elif item.event.type in SCHOOL_LINKED and item.person_id not in taught:  # type: ignore[attr-defined]
+            refused[item.path] = 403, [(field_path(item.path, "person"), f"school {sender.school!r} has no invoice or "
+                                        "contract for this person; a school sends events only for the people it "
+                                        "teaches (send its invoice first)")]
+    return refused
+
+
 # ---- people -----------------------------------------------------------------------------------
-
-
-class PersonIn(BaseModel):
-    """A person as the IND or the BRP registers them. The BSN is never sent back."""
-
-    model_config = ConfigDict(extra="forbid")
-    ref: str = Field(min_length=1, max_length=100, description="how other systems name the person; not the BSN")
-    bsn: str = Field(description="checked with the eleven-test; stored in the case file only")
-    name: str = Field(min_length=1, max_length=200)
-    email: str | None = Field(default=None, max_length=200)
-    born: dt.date | None = None
 
 
 def register_person(store: ApiStore, sender: Sender, body: bytes) -> tuple[int, Any]:
@@ -231,17 +251,8 @@ def register_person(store: ApiStore, sender: Sender, body: bytes) -> tuple[int, 
         person = PersonIn.model_validate(data)
     except ValidationError as exc:
         raise ApiError(422, [(f or "body", m) for f, m in InputError.from_validation(exc).problems]) from None
-    problems: list[Problem] = []
-    if looks_like_bsn(person.ref):
-        problems.append(("ref", "looks like a BSN; a reference must not be personal data"))
     try:
-        bsn = validate_bsn(person.bsn)
-    except ValueError as exc:
-        problems.append(("bsn", str(exc)))
-    if problems:
-        raise ApiError(422, problems)
-    try:
-        created = store.register_person(ref=person.ref, bsn=bsn, name=person.name, email=person.email,
+        created = store.register_person(ref=person.ref, bsn=person.bsn, name=person.name, email=person.email,
                                         born=person.born)
     except Conflict as exc:
         raise ApiError(409, exc.problems) from None
@@ -293,7 +304,10 @@ def create_app(database_url: str | None = None) -> FastAPI:
         yield
         store.dispose()
 
-    app = FastAPI(
+    # FastAPIOffline: FastAPI with /docs (Swagger UI) and /redoc served from the package's own
+    # copy of their scripts, so the page works on a machine without internet (FastAPI loads them
+    # from a CDN).
+    app = FastAPIOffline(
         title="Inburgering: inbound API", version="1", lifespan=lifespan,
         description="Outside systems (IND, BRP, municipalities, schools, Mijn Inburgering, the exam centre, "
                     "payments) hand their events to the case file. Register a sender with `inburgering sources "

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from inburgering import config
 from inburgering.api.sources import Sender, authenticate, mark_sent
 from inburgering.domain.events import Event, event_payload
+from inburgering.domain.invoicing_ledger import school_key
 from inburgering.engine import service
 from inburgering.engine.errors import InputError, Problem
 from inburgering.store.db import make_engine
@@ -36,6 +37,13 @@ INBOX = ReceivedEvent.__table__
 PEOPLE = Person.__table__
 ATTEMPTS = 5  # a request that lost a race to the unique constraints looks again, this many times
 MARK_SENT_EVERY = 30.0  # seconds: `sources list` shows when a source last sent, to about this
+
+
+# One answer for every registration that contradicts the case file, naming no field: an answer
+# per field would let a sender find a person's stored details (or whether a BSN is known) field
+# by field.
+PERSON_CONFLICT = [("body", "contradicts a person in the case file: the reference or the BSN is registered with "
+                            "other details; nothing was changed (ask DUO to correct a registration)")]
 
 
 class Conflict(Exception):
@@ -91,6 +99,14 @@ class ApiStore:
         with self.reads.connect() as connection:
             return dict(connection.execute(_PEOPLE_BY_REF, {"refs": list(refs)}).all())
 
+    def taught_by(self, school: str, person_ids: set[int]) -> set[int]:
+        """Of these people, those with an invoice (and so a contract) of this school in the inbox,
+        waiting or applied: the people the school may send school events for."""
+        with self.reads.connect() as connection:
+            rows = connection.execute(_INVOICES_OF_PEOPLE, {"ids": sorted(person_ids)}).all()
+        return {person_id for person_id, payload in rows if school_key(str(payload.get("school", ""))) ==
+                school_key(school)}
+
     def status(self, sender: Sender, sender_id: str) -> tuple[str, str | None] | None:
         """What became of an event this source sent: (pending|applied|rejected, reason)."""
         with self.reads.connect() as connection:
@@ -141,13 +157,11 @@ class ApiStore:
                 with self._write() as connection, Session(bind=connection) as session:
                     person = session.scalar(select(Person).where(Person.ref == ref))
                     if person is not None:
-                        differ = [f for f, v in wanted.items() if getattr(person, f) != v]
-                        if differ:
-                            raise Conflict([("ref", "a person with this reference is in the case file with "
-                                                    f"another {', '.join(differ)}")])
+                        if any(getattr(person, f) != v for f, v in wanted.items()):
+                            raise Conflict(PERSON_CONFLICT)
                         return False
                     if session.scalar(select(Person.id).where(Person.bsn == bsn)) is not None:
-                        raise Conflict([("bsn", "another person in the case file already has this BSN")])
+                        raise Conflict(PERSON_CONFLICT)
                     service.register_person(session, ref=ref, **wanted)
                     return True
             except (IntegrityError, InputError):  # registered at this moment by another request: look again
@@ -164,28 +178,14 @@ def _store(connection, sender: Sender, items: list[Item], received_on: dt.date) 
         raise Conflict([(field_path(item.path, "id"), "this id was sent before with other content; an event cannot be "
                                           "changed: send the correction as a new event with a new id")
                         for item in conflicts])
+    # Identity is the id (api.md): an id new from this source is a new event, even when its content
+    # equals an earlier one's; it is applied (or refused by a rule, with the rule's reason).
     new = [item for item in items if item.sender_id not in sent_before]
     if new:
-        # An event with the same content received before (from any channel) is kept as its repeat.
-        originals: dict[str, tuple[int, str]] = {
-            key: (id_, source) for key, id_, source in
-            connection.execute(_ORIGINALS, {"keys": list({item.key for item in new})}).all()}
         label = f"api:{sender.name}"
-        firsts: dict[str, Item] = {}
-        for item in new:
-            if item.key not in originals:
-                firsts.setdefault(item.key, item)
-        if firsts:
-            rows = [_row(item, sender, label, received_on) | {"idempotency_key": item.key, "status": "pending",
-                                                               "duplicate_of": None, "processed_on": None,
-                                                               "reason": None}
-                    for item in firsts.values()]
-            ids = connection.execute(_INSERT_RETURNING_ID, rows).scalars().all()
-            originals.update((key, (id_, label)) for key, id_ in zip(firsts, ids))
-        repeats = [_row(item, sender, label, received_on) | service.repeat_of(*originals[item.key], received_on)
-                   for item in new if firsts.get(item.key) is not item]
-        if repeats:
-            connection.execute(insert(INBOX), repeats)
+        connection.execute(insert(INBOX), [_row(item, sender, label, received_on)
+                                           | {"idempotency_key": None, "status": "pending", "duplicate_of": None,
+                                              "processed_on": None, "reason": None} for item in new])
     return [item.sender_id not in sent_before for item in items]
 
 
@@ -204,8 +204,8 @@ _PEOPLE_BY_REF = select(PEOPLE.c.ref, PEOPLE.c.id).where(PEOPLE.c.ref.in_(bindpa
 _SENT_BEFORE = (select(INBOX.c.sender_event_id, INBOX.c.content_hash)
                 .where(INBOX.c.source_id == bindparam("source"),
                        INBOX.c.sender_event_id.in_(bindparam("ids", expanding=True))))
-_ORIGINALS = (select(INBOX.c.idempotency_key, INBOX.c.id, INBOX.c.source)
-              .where(INBOX.c.idempotency_key.in_(bindparam("keys", expanding=True))))
+_INVOICES_OF_PEOPLE = (select(INBOX.c.person_id, INBOX.c.payload)
+                       .where(INBOX.c.type == "invoice_submitted", INBOX.c.status.in_(("pending", "applied")),
+                              INBOX.c.person_id.in_(bindparam("ids", expanding=True))))
 _SENT_EVENT = (select(INBOX.c.status, INBOX.c.reason)
                .where(INBOX.c.source_id == bindparam("source"), INBOX.c.sender_event_id == bindparam("id")))
-_INSERT_RETURNING_ID = insert(INBOX).returning(INBOX.c.id, sort_by_parameter_order=True)

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from inburgering.domain.events import Event
-from inburgering.engine.errors import InputError, Problem
+from inburgering.engine.errors import InputError, Problem, contains_bsn
 from inburgering.store.models import Source
 
 # Who may send what (api.md). Types missing here (staff_decision, ...) come from no outside system.
@@ -38,6 +38,9 @@ KINDS: dict[str, frozenset[str]] = {
     "medical": frozenset({"medical_advice_received"}),
 }
 PEOPLE_KINDS = frozenset({"ind", "brp"})  # may register people (POST /v1/people)
+# School events about a person the school must teach: an invoice (with its contract) of that
+# school for that person comes first (api/app.py refuses the others with 403).
+SCHOOL_LINKED = frozenset({"school_declaration_received", "course_hours_reported"})
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 
@@ -92,6 +95,8 @@ def add_source(session: Session, name: str, kind: str, *, now: dt.datetime, scho
     `renew`, an existing source of that name gets a new token (the old one stops working)."""
     if not _NAME.fullmatch(name):
         raise InputError.at("name", "use 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit")
+    if contains_bsn(name):  # a source's name is in the inbox (api:NAME), the logs and `sources list`
+        raise InputError.at("name", "holds a number that looks like a BSN; a source's name must not be personal data")
     if kind not in KINDS:
         raise InputError.at("kind", f"{kind!r} is not a kind of source; use one of {', '.join(KINDS)}")
     if (kind == "school") != bool(school and school.strip()):

@@ -25,9 +25,12 @@ def validate_bsn(value: str) -> str:
 
 
 # A number as people write a BSN: 8 digits (its leading zero dropped), 9 or more digits in a
-# row (any nine of them may be one), or 9 digits grouped 3-3-3 or 4-2-3 with dots or spaces.
-# Dashes are left out: 2021-02-03 is a date.
-_WRITTEN = re.compile(r"(?<!\d)(?:\d{8,}|\d{3}([. ])\d{3}\1\d{3}|\d{4}([. ])\d{2}\2\d{3})(?!\d)")
+# row (any nine of them may be one), or 9 digits in groups of 2-4 with one or two separators
+# between them: any of - _ / , . or a space of any kind (a no-break space too) or an invisible
+# one (zero-width). A date (2021-02-03: 4-2-2, eight digits) is never nine digits in groups.
+_SEPARATOR = r"[-_/,.\s\u200b-\u200d\u2060\ufeff]"
+_WRITTEN = re.compile(rf"(?<!\d)\d+(?:{_SEPARATOR}{{1,2}}\d+)*(?!\d)")
+_GROUP = re.compile(r"\d+")
 BSN_REMOVED = "[number removed: it may be a BSN]"
 # The same as a JSON-schema pattern (ECMA 262, as Prefect's server and UI check it): a text with
 # no number written as a BSN may be. Coarser than the eleven-test (a schema cannot compute it):
@@ -36,10 +39,26 @@ NO_BSN_PATTERN = r"^(?![\s\S]*(?:\d{8}|\d{3}[. ]\d{3}[. ]\d{3}|\d{4}[. ]\d{2}[. 
 
 
 def _bsns(written: str) -> list[str]:
-    digits = written.replace(".", "").replace(" ", "")
-    if len(digits) == 8:
-        return [_bsn.compact(digits)] if _bsn.is_valid(digits) else []
-    return [digits[i:i + 9] for i in range(len(digits) - 8) if _bsn.is_valid(digits[i:i + 9])]
+    """The BSNs in one run of digit groups: in a group of 8 or more digits, or in consecutive
+    groups of 2-4 digits that hold 9 digits together."""
+    groups = _GROUP.findall(written)
+    found = []
+    for digits in groups:
+        if len(digits) == 8:
+            found += [_bsn.compact(digits)] if _bsn.is_valid(digits) else []
+        elif len(digits) > 8:
+            found += [digits[i:i + 9] for i in range(len(digits) - 8) if _bsn.is_valid(digits[i:i + 9])]
+    for start in range(len(groups)):
+        joined = ""
+        for group in groups[start:]:
+            if not 2 <= len(group) <= 4:
+                break
+            joined += group
+            if len(joined) >= 9:
+                if len(joined) == 9 and _bsn.is_valid(joined):
+                    found.append(joined)
+                break
+    return found
 
 
 def bsns_in(text: str) -> set[str]:
@@ -76,7 +95,9 @@ def quote(value: object, limit: int = 60) -> str:
     if isinstance(value, bytes):
         return "binary data"
     # dates and amounts as people write them, not as Python's repr
-    text = redact_bsn(repr(value) if isinstance(value, (str, int, float)) else str(value))
+    # redacted before repr too: repr writes a no-break space as the text \xa0, which hides the groups
+    text = redact_bsn(repr(redact_bsn(value) if isinstance(value, str) else value)
+                      if isinstance(value, (str, int, float)) else str(value))
     return text if len(text) <= limit else text[:limit] + "…"
 
 

@@ -12,17 +12,53 @@ import re
 from decimal import Decimal
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, field_validator,
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationInfo, field_validator,
                       model_validator)
 
 from inburgering.domain.bsn import quote
 from inburgering.domain.money import money
 
-Money = Annotated[Decimal, BeforeValidator(money)]  # a negative amount is the processes' to reject
+# Validation context key: amounts written with exactly two decimals ("12.30", not "12.3" nor 12),
+# as the inbound API's contract says (api.md); a scenario file may write "250" or "12.5".
+EXACT_CENTS = "exact_cents"
+_TWO_DECIMALS = re.compile(r"[+-]?\d+\.\d{2}")
+
+
+def _amount(value: Any, info: ValidationInfo) -> Decimal:
+    amount = money(value)
+    if info.context and info.context.get(EXACT_CENTS) and not (isinstance(value, str)
+                                                               and _TWO_DECIMALS.fullmatch(value)):
+        raise ValueError(f"{quote(value)} is not written with exactly two decimals; write it like \"250.00\"")
+    return amount
+
+
+Money = Annotated[Decimal, BeforeValidator(_amount)]  # a negative amount is the processes' to reject
 ExamPart = Literal["lezen", "luisteren", "schrijven", "spreken", "knm", "ona"]
 BLANK = "is blank: fill it in, or leave the field out if it is optional"
 NOT_BLANK = r"\S"  # a JSON-schema pattern (found anywhere in the text): at least one character that is not a space
 Text = Annotated[str, Field(min_length=1, max_length=500, pattern=NOT_BLANK)]
+# Characters that end or break a line of a message header (RFC 5322: CR and LF; a mail system or
+# a viewer may also break on the others): refused in text that goes into a subject or an address.
+LINE_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def one_line(value: str) -> str:
+    """Text that may go into a message header (a subject, a recipient's name): one line, no
+    control characters (a CR/LF would start a header of its own: `Bcc: ...`)."""
+    if found := LINE_BREAKS.search(value):
+        raise ValueError(f"holds a line break or control character (U+{ord(found.group()):04X}); this text goes "
+                         "into a message's subject or address and must be one line")
+    return value
+
+
+def header_safe(value: str) -> str:
+    """Text as it goes into a header however it came in (data stored before `Line` was checked):
+    every line break and control character is a space."""
+    return LINE_BREAKS.sub(" ", value)
+
+
+# Text that goes into a message header: an invoice number in a subject, a school's name.
+Line = Annotated[Text, AfterValidator(one_line)]
 
 # The dates the system takes, in events, forms, scenario files and policy: wide enough for
 # anyone's birth and any obligation, narrow enough that every term and deadline computed
@@ -94,7 +130,7 @@ class Event(Checked):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     date: Day
-    person: Text
+    person: Line
 
 
 Category = Literal["asylum", "family", "other"]
@@ -161,9 +197,9 @@ class ExamResult(Event):
 
 class InvoiceSubmitted(Event):
     type: Literal["invoice_submitted"]
-    school: Text
-    invoice_number: Text
-    contract_number: Text
+    school: Line
+    invoice_number: Line
+    contract_number: Line
     course_type: Text
     description: Text
     invoice_date: Day
@@ -178,12 +214,12 @@ class InvoiceSubmitted(Event):
 
 class InvoiceAccepted(Event):
     type: Literal["invoice_accepted"]
-    invoice_number: Text
+    invoice_number: Line
 
 
 class InvoiceRefused(Event):
     type: Literal["invoice_refused"]
-    invoice_number: Text
+    invoice_number: Line
     reason: Literal["amount_wrong", "number_wrong", "incomplete", "other"]
     reason_text: Text | None = None
 
@@ -251,7 +287,7 @@ class CourseHoursReported(Event):
     """A school reports the hours a person followed (counted for the fine and for effort)."""
 
     type: Literal["course_hours_reported"]
-    school: Text
+    school: Line
     hours: int = Field(ge=0, le=10_000)
     listed: bool
     period_from: Day
@@ -356,9 +392,10 @@ EVENT_TYPES: dict[str, type[Event]] = {
 }
 
 
-def parse_event(raw: dict) -> Event:
-    """Validate one event; raises pydantic.ValidationError naming the field."""
-    return EVENT_ADAPTER.validate_python(raw)
+def parse_event(raw: dict, *, exact_cents: bool = False) -> Event:
+    """Validate one event; raises pydantic.ValidationError naming the field. With `exact_cents`
+    every amount must be written with two decimals (the inbound API)."""
+    return EVENT_ADAPTER.validate_python(raw, context={EXACT_CENTS: True} if exact_cents else None)
 
 
 def event_payload(event: Event) -> dict:

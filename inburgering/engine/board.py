@@ -12,7 +12,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from inburgering.engine import incidents
-from inburgering.store.models import INCIDENT_ACTIVE, Case, Incident
+from inburgering.store.models import INCIDENT_ACTIVE, Case, Deadline, Incident, JournalEntry, ReceivedEvent
 
 # The tag a late case's wait run carries, and the board's link to the late runs filters on.
 LATE_TAG = "late"
@@ -186,3 +186,23 @@ def loan_overview(session: Session, person_ref: str) -> dict | None:
                       "not_paid": fmt(f.unpaid or Decimal(0))}
                      for c, f in files],
     }
+
+
+# ---- an operator's date (`inburgering monitor|ingest --as-of`) --------------------------------------
+
+
+def last_run_day(session: Session) -> dt.date | None:
+    """The last day the engine sent anything (a letter, a message, a payment, an alert): the
+    case file's last run, as far as the outside world saw it."""
+    return session.scalar(select(func.max(JournalEntry.on_date)))
+
+
+def due_by(session: Session, as_of: dt.date) -> dict:
+    """What a run for `as_of` would take up (a dry count, nothing changes): the open deadlines
+    due by then, per kind, and the pending events dated by then."""
+    deadlines = dict(session.execute(select(Deadline.kind, func.count())
+                                     .where(Deadline.state == "open", Deadline.due_on <= as_of)
+                                     .group_by(Deadline.kind)).all())
+    events = session.scalar(select(func.count()).select_from(ReceivedEvent)
+                            .where(ReceivedEvent.status == "pending", ReceivedEvent.event_date <= as_of))
+    return {"deadlines": deadlines, "events": events}

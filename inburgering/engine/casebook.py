@@ -395,11 +395,13 @@ class Casebook:
 
     def fire_due(self, people: Iterable[int]) -> tuple[Counter, list[tuple[DeadlineRecord, Exception]]]:
         """Fire these people's timers due by `as_of`, oldest first, then the timers those opened
-        that are due already, and so on. A timer that raises, or comes due again the day it
-        fired (a loop), is parked (returned with its error); the rest go on."""
+        that are due already, and so on. A timer that raises, or comes due again without its due
+        date moving forward (a loop), is parked (returned with its error); the rest go on. Due
+        again for a later date is a catch-up (no monitor ran for a while): it fires."""
         people = list(people)
         fired: Counter = Counter()
-        once: set[tuple[int, str]] = set()  # (case, kind): a timer due again the day it fired loops
+        # (case, kind) -> the due date it last fired for: due again for the same or an earlier date loops
+        once: dict[tuple[int, str], dt.date] = {}
         parked: list[tuple[DeadlineRecord, Exception]] = []
         for _ in range(MAX_PASSES):
             due = self.due_deadlines(people)
@@ -415,15 +417,17 @@ class Casebook:
                     parked.append((deadline, error))
         raise RuntimeError(f"timers kept opening timers due on {self.as_of} after {MAX_PASSES} passes")
 
-    def fire(self, deadline: DeadlineRecord, once: set[tuple[int, str]]) -> Exception | None:
+    def fire(self, deadline: DeadlineRecord, once: dict[tuple[int, str], dt.date]) -> Exception | None:
         """Fire one timer; on failure nothing of it stays and the timer is parked (returned error)."""
         case = deadline.case
         restore = self.savepoint(case.person_id)
         try:
-            if (id(case), deadline.kind) in once:
-                raise TimerLoop(f"the timer {deadline.kind} came due again on {self.as_of}, the day it fired: the "
-                                "policy or the process makes it loop (e.g. an interval of 0 days)")
-            once.add((id(case), deadline.kind))
+            last_due = once.get((id(case), deadline.kind))
+            if last_due is not None and deadline.due_on <= last_due:
+                raise TimerLoop(f"the timer {deadline.kind} came due again on {self.as_of} for {deadline.due_on}, a "
+                                f"due date not after the one it fired for ({last_due}): the policy or the process "
+                                "makes it loop (e.g. an interval of 0 days)")
+            once[(id(case), deadline.kind)] = deadline.due_on
             self.take_deadline(case, deadline)
             timer = Timer(deadline.kind, deadline.due_on, deadline.data)
             transition = self.transition(process_named(case.process).on_timer, self.state_of(case), timer,

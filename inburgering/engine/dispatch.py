@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 from inburgering.letters.stored import letter_text
 from inburgering.engine.faults import crash_point
 from inburgering.domain.calendar import day_in_amsterdam
+from inburgering.domain.events import header_safe
 from inburgering.engine import incidents
 from inburgering.engine.casebook import CHANNEL_BY_KIND
 from inburgering.engine.errors import InputError
@@ -80,11 +81,12 @@ def _message(session: Session, row: OutboxMessage, letter: Letter | None, person
     message = {"channel": row.channel, "case": f"case-{row.case_id}", **(row.payload or {})}
     if letter is not None:
         text = letter_text(session, letter)
-        message.update(kind=letter.kind, type=letter.type, subject=text.subject, body=text.body,
+        message.update(kind=letter.kind, type=letter.type, subject=header_safe(text.subject), body=text.body,
                        date=letter.on_date.isoformat())
         if letter.recipient == "person":
-            message["to"] = {"name": person.name, "email": person.email} if row.channel == "email" \
-                else {"name": person.name, "person_ref": person.ref}
+            name = header_safe(person.name)  # a name goes into the To: header
+            message["to"] = {"name": name, "email": person.email} if row.channel == "email" \
+                else {"name": name, "person_ref": person.ref}
     return message
 
 

@@ -58,8 +58,9 @@ def register_person(session: Session, *, ref: str, bsn: str, name: str, email: s
 # ---- receiving ----------------------------------------------------------------------------
 
 
-def validate_event(raw: dict[str, Any]) -> Event:
-    """Check an event's type and fields; InputError names what is wrong."""
+def validate_event(raw: dict[str, Any], *, exact_cents: bool = False) -> Event:
+    """Check an event's type and fields; InputError names what is wrong. With `exact_cents`
+    amounts must have exactly two decimals (the inbound API's contract)."""
     if not isinstance(raw, dict):
         raise InputError.at("", "an event must be a mapping of fields")
     event_type = raw.get("type")
@@ -71,7 +72,7 @@ def validate_event(raw: dict[str, Any]) -> Event:
         raise InputError.at("type", f"unknown event type {quote(event_type)}; known types: "
                                     f"{', '.join(sorted(EVENT_TYPES))}")
     try:
-        return parse_event(raw)
+        return parse_event(raw, exact_cents=exact_cents)
     except ValidationError as exc:
         raise InputError.from_validation(exc) from None
 
@@ -410,7 +411,7 @@ class Worker:
         in arrival order, then their timers due by then, oldest first, then the timers those
         opened that are due already, and so on. Ingest and monitor both do exactly this, so
         whichever worker gets to a person first, the result is what one worker leaves. A timer
-        that raises, or comes due again the day it fired (a loop), is parked as an incident on
+        that raises, or comes due again without its due date moving forward (a loop), is parked as an incident on
         its case; an event that raises too; the rest of the batch goes on."""
         batch = self._batch_for(session, as_of)
         batch.load_people(people)

@@ -7,17 +7,20 @@ received at GET /messages. Like a mail service it refuses (422) an e-mail messag
 an address. Messages are appended to a JSON-lines file when a path
 is given, so what was "sent" survives restarts and can be inspected.
 
-    python -m inburgering.gateway.server --port 8025 --token dev-token --store var/gateway.jsonl
+    INBURGERING_GATEWAY_TOKEN=dev-token python -m inburgering.gateway.server --port 8025 --store var/gateway.jsonl
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+from inburgering import config
 
 
 class GatewayState:
@@ -27,6 +30,8 @@ class GatewayState:
         self.lock = threading.Lock()
         self.messages: dict[str, dict[str, Any]] = {}
         self.fail_next = fail_next  # answer 503 this many times (tests of retries)
+        if store:
+            config.private_file(store)  # every message: names, addresses, letters
         if store and store.exists():
             for line in store.read_text(encoding="utf-8").splitlines():
                 record = json.loads(line)
@@ -131,10 +136,15 @@ class LocalGateway:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8025)
-    parser.add_argument("--token", required=True)
+    parser.add_argument("--token-file", type=Path, help="a file (0600) holding the bearer token; default: the "
+                                                        "environment's INBURGERING_GATEWAY_TOKEN (never on the "
+                                                        "command line, where `ps` shows it to every user)")
     parser.add_argument("--store", type=Path)
     args = parser.parse_args()
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), make_handler(GatewayState(args.token, args.store)))
+    token = args.token_file.read_text().strip() if args.token_file else os.environ.get("INBURGERING_GATEWAY_TOKEN")
+    if not token:
+        parser.error("no token: set INBURGERING_GATEWAY_TOKEN or give --token-file")
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), make_handler(GatewayState(token, args.store)))
     print(f"gateway listening on http://127.0.0.1:{args.port}", flush=True)
     server.serve_forever()
 

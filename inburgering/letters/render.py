@@ -33,6 +33,7 @@ try:  # MarkupSafe's escaping of a plain str, without wrapping the result in Mar
 except ImportError:  # pragma: no cover - a MarkupSafe without it: the public escape, as Jinja does
     _escape_inner = escape
 
+from inburgering.domain.events import header_safe  # noqa: E402
 from inburgering.letters.versions import archived, current_version, is_archived  # noqa: E402
 
 SENDER = "Dienst Uitvoering Onderwijs (DUO) — Inburgering"
@@ -217,4 +218,4 @@ def render(letter_type: str, *, kind: str, recipient_name: str, case_label: str,
     exported = context.exported_vars
     subject_nl = context.vars["subject_nl"] if "subject_nl" in exported else letter_type
     subject_en = context.vars["subject_en"] if "subject_en" in exported else letter_type
-    return Rendered(subject=f"{subject_nl} / {subject_en}", body=body)
+    return Rendered(subject=header_safe(f"{subject_nl} / {subject_en}"), body=body)

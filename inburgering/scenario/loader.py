@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import EmailStr, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 
-from inburgering.domain.bsn import bsns_in, quote, validate_bsn
+from inburgering.domain.bsn import bsns_in, quote
 from inburgering.domain.calendar import add_years
 from inburgering.domain.events import Checked, Day, Event, Text, calendar_day
+from inburgering.domain.people import REF_IS_BSN, PersonDetails, ref_problem
 from inburgering.domain.policy import PolicyError, parse_value
 from inburgering.engine.errors import InputError, describe_validation_error
 from inburgering.engine.service import validate_event
@@ -115,12 +116,8 @@ _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _constru
 _Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 
 
-class PersonSpec(Checked):
-    model_config = {"extra": "forbid"}
-    bsn: str
-    name: Annotated[str, Field(min_length=1, max_length=200)]
-    email: Annotated[EmailStr, Field(max_length=200)] | None = None
-    born: Day | None = None
+# A person of the file: the same model (and checks) as the inbound API's POST /v1/people.
+PersonSpec = PersonDetails
 
 
 class HoldSpec(Checked):
@@ -259,10 +256,11 @@ def parse_scenario(doc: Any) -> Scenario:
         if not isinstance(ref, str):
             raise ScenarioError(_where(people_doc, f"people: {quote(ref)} is not a name; name people p1, p2, ...",
                                        ref))
-        _check_text(people_doc, f"people.{ref}", ref, ref, limit=100)
-        if bsns_in(ref):
-            raise ScenarioError(_where(people_doc, "people: a person's key names them in every output; it must "
-                                                   "not be a BSN (name people p1, p2, ...)", ref))
+        problem = ref_problem(ref)
+        if problem == REF_IS_BSN:
+            raise ScenarioError(_where(people_doc, f"people: a person's key {problem}", ref))
+        if problem:
+            raise ScenarioError(_where(people_doc, f"people.{quote(ref)}: {problem}", ref))
         where = _where(people_doc, f"people.{ref}", ref)
         if not isinstance(spec, dict):
             raise ScenarioError(f"{where}: must be a mapping with bsn and name")
@@ -270,10 +268,6 @@ def parse_scenario(doc: Any) -> Scenario:
             person = PersonSpec.model_validate(spec)
         except ValidationError as exc:
             raise ScenarioError(describe_validation_error(exc, prefix=f"{where}.")) from None
-        try:
-            person.bsn = validate_bsn(person.bsn)
-        except ValueError as exc:
-            raise ScenarioError(f"{where}.bsn: {exc}") from None
         if person.bsn in seen_bsn:
             raise ScenarioError(f"{where}.bsn: the same BSN as person {seen_bsn[person.bsn]}")
         seen_bsn[person.bsn] = ref

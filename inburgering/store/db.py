@@ -36,6 +36,28 @@ _JSON_CODEC = {"json_serializer": _json_text, "json_deserializer": pydantic_core
 _ENGINE_OPTIONS = {**_JSON_CODEC, "hide_parameters": True}
 
 
+# Seconds a statement waits for another process's write lock on a SQLite case file before it
+# fails with "database is locked" (the commands then try again: cli.py).
+BUSY_TIMEOUT = 30.0
+
+
+def _private_sqlite_files(url: str) -> None:
+    """The case file holds BSNs and letters: its file, and the -wal and -shm files SQLite makes
+    beside it (with the main file's rights), are readable by their owner only."""
+    from sqlalchemy.engine import make_url
+
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if not path.parent.is_dir():
+        return  # SQLite will say so, in its own words
+    config.private_file(path)
+    for extra in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if extra.exists():
+            config.private_file(extra)
+
+
 def make_engine(url: str | None = None, *, readonly: bool = False, **options) -> Engine:
     """The engine of a case file; `options` go to create_engine (e.g. a pool size).
 
@@ -45,9 +67,10 @@ def make_engine(url: str | None = None, *, readonly: bool = False, **options) ->
     begins deferred: readers never wait for writers (WAL)."""
     url = url or config.database_url()
     if url.startswith("sqlite"):
+        _private_sqlite_files(url)
         # isolation_level None: pysqlite leaves BEGIN to us (it would otherwise begin only
         # before the first write, after the reads that decide what to write).
-        engine = create_engine(url, connect_args={"timeout": 30, "isolation_level": None}, **_ENGINE_OPTIONS,
+        engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT, "isolation_level": None}, **_ENGINE_OPTIONS,
                                **options)
 
         @event.listens_for(engine, "begin")
