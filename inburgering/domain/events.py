@@ -257,7 +257,7 @@ class SchoolDeclarationReceived(Event):
     open AGI application it completes the file; its hours at a listed school count for the fine."""
 
     type: Literal["school_declaration_received"]
-    school: Text | None = None
+    school: Line | None = None
     hours: int | None = Field(default=None, ge=0, le=10_000)
 
 
