@@ -6,9 +6,14 @@ message type's subject is more than one line."""
 
 from __future__ import annotations
 
+import datetime as dt
+from types import SimpleNamespace
+
 import pytest
 
 from inburgering.domain.events import LINE_BREAKS, parse_event
+from inburgering.engine import dispatch
+from inburgering.letters.stored import text_of
 from inburgering.scenario.loader import ScenarioError, parse_scenario
 from tests.test_letters_render import LETTERS, letter
 
@@ -53,3 +58,17 @@ def test_a_name_or_address_with_a_line_break_is_refused_in_a_scenario_file(perso
     with pytest.raises(ScenarioError) as refused:
         parse_scenario(doc)
     assert "people.p1." in str(refused.value)
+
+
+def test_what_was_stored_before_the_check_leaves_with_one_line_headers(monkeypatch):
+    """A letter written before letters were kept as data (its subject stored), to a person
+    whose name was registered before names were checked: the gateway gets one-line headers."""
+    letter = SimpleNamespace(body="<p>x</p>", subject="Factuur A-1\r\nBcc: evil@example.org / Invoice A-1",
+                             kind="email", type="invoice_not_paid", on_date=dt.date(2024, 3, 1), recipient="person",
+                             journal_id=None)
+    monkeypatch.setattr(dispatch, "letter_text", lambda session, letter: text_of(letter, {}))  # no case file needed
+    row = SimpleNamespace(channel="email", case_id=7, payload={})
+    person = SimpleNamespace(name="Amina\r\nBcc: x@evil.example", email="a@example.org", ref="p1")
+    message = dispatch._message(None, row, letter, person)
+    assert not LINE_BREAKS.search(message["subject"]) and not LINE_BREAKS.search(message["to"]["name"])
+    assert message["subject"].startswith("Factuur A-1  Bcc") and message["to"]["email"] == "a@example.org"
