@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 
 from inburgering.scenario.loader import Scenario, load_scenario, parse_scenario
-from inburgering.scenario.runner import embedded_driver, prepare, run_scenario
+from inburgering.scenario.runner import embedded_driver, every_day_driver, prepare, run_scenario
 
 PEOPLE = {
     "p1": {"bsn": "123456782", "name": "Amina Yusuf", "email": "amina@example.org", "born": "1990-05-01"},
@@ -32,7 +33,12 @@ def replay(scenario: Scenario | Path | str, database_url: str | None = None, eng
         from flows.replay.flow import prefect_driver
 
         return run_scenario(scenario, driver=prefect_driver, database_url=database_url)
-    return run_scenario(scenario, database_url=database_url)
+    result = run_scenario(scenario, database_url=database_url)
+    if os.environ.get("INBURGERING_CHECK_SKIPPING") and database_url is None:
+        # Every test's scenario walked day by day too: skipping empty days must change nothing
+        # (engine/driver.py). Off by default: walking every day is what skipping saves.
+        assert run_scenario(scenario, driver=every_day_driver) == result, "skipping empty days changed the timeline"
+    return result
 
 
 def replay_into(case_file, path: Path) -> Scenario:  # noqa: ANN001
