@@ -94,12 +94,12 @@ CATALOGUE: tuple[DeploymentSpec, ...] = (
 # One typed form per paper event type: the deployments `paper-<event-type>` of the flow
 # record-paper-event (flows/staff/paper.py).
 def _paper_specs() -> tuple[DeploymentSpec, ...]:
-    from inburgering.domain.events import EVENT_TYPES
+    from inburgering.domain.events import PAPER_EVENT_TYPES
 
     return tuple(DeploymentSpec(f"paper-{event_type.replace('_', '-')}", f"flows/staff/paper.py:paper_{event_type}",
                                 f"Staff: record a {event_type.replace('_', ' ')} that arrived on paper for a case "
                                 "(its own typed form).", tags=(STAFF, "paper"))
-                 for event_type in sorted(EVENT_TYPES))
+                 for event_type in PAPER_EVENT_TYPES)
 
 
 CATALOGUE += _paper_specs()
@@ -125,6 +125,10 @@ CATALOGUE += (
     DeploymentSpec("policy-what-if-partition", "flows/whatif/flow.py:policy_what_if_partition",
                    "Machinery: one share of the people of a what-if; policy-what-if runs one per partition.",
                    tags=(MACHINERY, "whatif", "partition")),
+    DeploymentSpec("policy-correction", "flows/whatif/correction.py:policy_correction",
+                   "Staff: approve or refuse the corrections a policy what-if lists (fines annulled and refunded, loans "
+                   "forgiven, each with its letter, each once); a policy-what-if run with corrections makes the run.",
+                   tags=(STAFF, "whatif", "correction")),
 )
 
 # On the work pool: staff flows have a queue of their own, taken before the scheduled work.

@@ -15,10 +15,13 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from inburgering import config
+from inburgering.domain.calendar import today_in_amsterdam
+from inburgering.whatif.correct import corrections_of, enter_corrections
 from inburgering.engine.service import Partition
 from inburgering.whatif.proposal import proposal_from_text
 from inburgering.whatif.report import changed_money, month_rows, money_chart, summary_lines, write_csv
 from inburgering.whatif.run import Plan, compare_share, open_case_file, plan
+from tasks.casefile import case_file
 
 ARTIFACT_KEY = "policy-what-if"
 CASES_SHOWN = 200  # in the markdown artifact; the table artifact and the files hold every case
@@ -99,6 +102,21 @@ def _said(change: dict) -> str:
     if "amount" in change:
         text += f" €{change['amount']}" + (f" (was €{change['was_amount']})" if "was_amount" in change else "")
     return text
+
+
+@task(name="enter-corrections")
+def enter_corrections_now(whatif: str, corrections: list[dict], reason: str) -> dict:
+    """Staff approved: enter each correction once and apply it (inburgering/whatif/correct.py)."""
+    outcome = enter_corrections(case_file(), whatif, corrections, reason, today_in_amsterdam())
+    get_run_logger().info("%s: %s corrections applied, %s skipped, %s entered before", whatif,
+                          len(outcome["applied"]), len(outcome["skipped"]), len(outcome["entered_before"]))
+    return outcome
+
+
+@task(name="list-corrections")
+def list_corrections(report: dict) -> list[dict]:
+    """What the case file must be put right for, up to today (case ids only)."""
+    return corrections_of(report, today_in_amsterdam())
 
 
 @task(name="publish-what-if")

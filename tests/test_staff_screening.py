@@ -38,7 +38,7 @@ def test_a_municipality_like_a_bsn_is_refused_before_a_paper_event_is_stored(wri
     assert _server_refuses(schema, {"case_id": "case-12", "event": event})
     assert not _server_refuses(schema, {"case_id": "case-12", "event": {**event, "municipality": "Utrecht"}})
     with pytest.raises(ValidationError) as refused:
-        staff.PAPER_EVENTS[sorted(staff.EVENT_TYPES).index("municipality_registered")].model_validate(
+        staff.PAPER_EVENTS[staff.PAPER_EVENT_TYPES.index("municipality_registered")].model_validate(
             {**event, "municipality": "klant 123456782"})
     assert "may be a BSN" in str(refused.value) and "456782'" not in str(refused.value).split("input_value")[0]
 
@@ -92,9 +92,9 @@ def test_each_paper_event_type_has_its_own_typed_form_without_a_choice_of_schema
     import json
 
     from flows.staff import paper
-    from inburgering.domain.events import EVENT_TYPES
+    from inburgering.domain.events import PAPER_EVENT_TYPES
 
-    for event_type in EVENT_TYPES:
+    for event_type in PAPER_EVENT_TYPES:
         schema = _parameters(getattr(paper, f"paper_{event_type}"))
         event = schema["properties"]["event"]
         assert set(event) >= {"$ref"} and "oneOf" not in json.dumps(schema), event_type  # one form, no choice

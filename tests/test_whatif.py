@@ -311,3 +311,77 @@ def test_the_keren_switch_moved_back_lists_exactly_the_asylum_status_holders_fin
     assert set(expected) <= reviewed
     assert any(change["type"] == "loan_forgiven" and change["change"] == "added"
                for case in report["cases"] for change in case["changes"])
+
+
+# ---- correction: from a what-if's list, once staff approved -------------------------------------------------
+
+
+def journal_of(url: str) -> Counter:
+    with CaseFile(url, create=False).reading() as session:
+        return Counter((e["person"], e["kind"], e["type"], e["date"], json.dumps(e["data"], sort_keys=True))
+                       for e in timeline(session))
+
+
+def test_a_correction_run_applied_twice_corrects_once(mixed_journeys, tmp_path):
+    from inburgering.engine import service
+    from inburgering.whatif.correct import corrections_of, enter_corrections
+    from inburgering.whatif.replay import inbox_mark, read_journeys, replay, snapshot
+    from inburgering.store.db import load_policy
+
+    journeys = mixed_journeys
+    url = f"sqlite:///{tmp_path / 'mixed.db'}"
+    case_file = replayed(url, journeys)
+    today = journeys.until
+    proposal = parse_proposal({"asylum_sanctions_exceptional_from": KEREN_FROM.isoformat()})
+    report = run_whatif(url, proposal, None, today)
+    corrections = corrections_of(report, today)
+    fines = [c for c in corrections if c["what"] == "annul_fine"]
+    loans = [c for c in corrections if c["what"] == "forgive_loan"]
+    assert len(fines) >= 3 and loans
+    # One of them paid the fine meanwhile: it is refunded.
+    with case_file.transaction() as session:
+        paid_ref = session.scalar(select(Person.ref).join(Case, Case.person_id == Person.id)
+                                  .where(Case.id == fines[0]["case"]))
+        outcome = service.apply_now(session, {"type": "fine_paid", "date": today.isoformat(), "person": paid_ref,
+                                              "amount": fines[0]["amount"]}, source="test", received_on=today)
+    assert outcome["status"] == "applied"
+    before = journal_of(url)
+
+    first = enter_corrections(case_file, report["whatif"], corrections, "Keren (CJEU C-158/23)", today)
+    assert len(first["applied"]) == len(corrections) and first["skipped"] == first["entered_before"] == []
+    added = journal_of(url) - before
+    assert sorted(t for (_, _, t, _, _) in added.elements()) == sorted(
+        ["fine_annulled"] * len(fines) + ["loan_forgiven"] * len(loans) + ["fine_refunded"])
+    annulled = {json.loads(d)["fine_on"]: json.loads(d) for (_, _, t, _, d) in added if t == "fine_annulled"}
+    assert {f["decision_date"]: f["amount"] for f in fines} == {on: a["amount"] for on, a in annulled.items()}
+    assert all(a["whatif"] == report["whatif"] for a in annulled.values())
+    [(refund_data)] = [json.loads(d) for (_, _, t, _, d) in added if t == "fine_refunded"]
+    assert refund_data == {"amount": fines[0]["amount"], "fine_on": fines[0]["decision_date"]}
+    assert all(json.loads(d)["reason"] == "correction" for (_, _, t, _, d) in added if t == "loan_forgiven")
+
+    # A what-if of the corrected case file lists nothing more to correct.
+    assert corrections_of(run_whatif(url, proposal, None, today), today) == []
+    # Approved again: nothing is entered or sent again.
+    corrected = journal_of(url)
+    again = enter_corrections(case_file, report["whatif"], corrections, "approved twice", today)
+    assert again["applied"] == again["skipped"] == [] and len(again["entered_before"]) == len(corrections)
+    assert journal_of(url) == corrected
+    # Another what-if listing the same: the case file already differs, so each is skipped with its reason.
+    other = enter_corrections(case_file, "whatif-0123456789ab", corrections, "a second what-if", today)
+    assert other["applied"] == [] and len(other["skipped"]) == len(corrections)
+    assert {s["reason"].split(":")[0] for s in other["skipped"]} == {
+        f"the fine of {f['decision_date']} was already annulled on {today}" for f in fines} | {
+        f"the loan was already forgiven on {today}"}
+    assert journal_of(url) == corrected
+
+    # The corrections are in the inbox: a replay of the case file gives what it holds.
+    with snapshot(case_file) as session:
+        policy, mark = load_policy(session), inbox_mark(session)
+        replayed_now = Counter()
+        refs = dict(session.execute(select(Person.id, Person.ref)).all())
+        for journey in read_journeys(session, mark, today):
+            for out in replay(journey, policy, today).outputs:
+                replayed_now[(refs[journey.person_id], out.kind, out.type, out.on.isoformat(),
+                              json.dumps(out.data, sort_keys=True))] += 1
+    case_file.dispose()
+    assert replayed_now == corrected

@@ -19,7 +19,7 @@ from flows.naming import case_run_name, tag_with_case
 from flows.refusals import refused, states_refusals, taken
 from flows.waiting.form_rules import NO_BSN, ScreensBsn, StaffText
 from inburgering.domain.calendar import today_in_amsterdam
-from inburgering.domain.events import EVENT_TYPES, Checked
+from inburgering.domain.events import EVENT_TYPES, PAPER_EVENT_TYPES, Checked
 from inburgering.engine.casepage import parse_case_id
 from inburgering.engine.errors import InputError, refusals_returned
 from inburgering.engine.incidents import KINDS
@@ -60,7 +60,7 @@ class _PaperBase(ScreensBsn, Checked):
     model_config = ConfigDict(extra="forbid")  # no free-form fields: nothing can carry a BSN in
 
 
-PAPER_EVENTS = tuple(_paper(EVENT_TYPES[name]) for name in sorted(EVENT_TYPES))
+PAPER_EVENTS = tuple(_paper(EVENT_TYPES[name]) for name in PAPER_EVENT_TYPES)
 PaperEvent = Annotated[Union[PAPER_EVENTS], Field(discriminator="type")]  # type: ignore[valid-type]
 
 

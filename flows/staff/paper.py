@@ -16,7 +16,7 @@ from prefect import flow
 from flows.naming import case_run_name
 from flows.refusals import states_refusals
 from flows.staff.flow import CaseRef, _paper, apply_paper_event
-from inburgering.domain.events import EVENT_TYPES
+from inburgering.domain.events import EVENT_TYPES, PAPER_EVENT_TYPES
 
 
 def deployment_name(event_type: str) -> str:
@@ -36,5 +36,5 @@ def _paper_flow(event_type: str):  # noqa: ANN202
         states_refusals(record))
 
 
-for _type in sorted(EVENT_TYPES):
+for _type in PAPER_EVENT_TYPES:
     globals()[f"paper_{_type}"] = _paper_flow(_type)

@@ -18,7 +18,8 @@ from inburgering.domain.calendar import today_in_amsterdam
 from inburgering.engine.service import ALL
 from flows.refusals import states_refusals
 from tasks.partitions import leave_report, partition, partition_count, run_partitions
-from tasks.whatif import EMPTY, plan_whatif, publish_whatif, replay_share
+from tasks.whatif import EMPTY, list_corrections, plan_whatif, publish_whatif, replay_share
+from flows.whatif.correction import propose_corrections
 from inburgering.whatif.run import report_of
 
 
@@ -36,13 +37,16 @@ def _partition_run_name() -> str:
 @flow(name="policy-what-if", flow_run_name=_run_name)
 @states_refusals
 def policy_what_if(proposal: str, start: dt.date | None = None, until: dt.date | None = None,
-                   partitions: int | None = None) -> dict:
+                   partitions: int | None = None, corrections: bool = False) -> dict:
     """Policy makers: what would a proposed policy change in the journeys of the case file?
 
     `proposal`: overrides in the policy file's format (YAML, as inburgering/policy/defaults.yaml),
     dated entries allowed, e.g. `invoice_quarter_cap: [{from: 2027-01-01, value: "1500.00"}]`.
     `start`/`until`: the report window (`until` default today; it may lie in the future: then
-    only timers run). Replays every journey twice, in memory; the case file is only read."""
+    only timers run). Replays every journey twice, in memory; the case file is only read.
+    `corrections`: also list what the case file must be put right for (fines the proposal would
+    not have imposed, loans it would have forgiven, up to today) in a `policy-correction` run for
+    staff to approve or refuse (flows/whatif/correction.py)."""
     last = until or today_in_amsterdam()
     the_plan = plan_whatif(proposal, start, last)
     parts = partition_count(partitions)
@@ -55,8 +59,12 @@ def policy_what_if(proposal: str, start: dt.date | None = None, until: dt.date |
                                       "until": last.isoformat(), "mark": the_plan.mark, "whatif": the_plan.id})]
     report = report_of(the_plan, results)
     files = publish_whatif(report)
-    return {"whatif": report["whatif"], "journeys": report["journeys"], "journeys_changed": report["journeys_changed"],
-            "cases_changed": report["cases_changed"], "totals": report["totals"], "files": files}
+    result = {"whatif": report["whatif"], "journeys": report["journeys"], "journeys_changed": report["journeys_changed"],
+              "cases_changed": report["cases_changed"], "totals": report["totals"], "files": files}
+    if corrections:
+        listed = list_corrections(report)
+        result |= {"corrections": len(listed), "correction_run": propose_corrections(report["whatif"], listed)}
+    return result
 
 
 @flow(name="policy-what-if-partition", flow_run_name=_partition_run_name)

@@ -367,6 +367,18 @@ class RouteCompleted(Event):
     route: Literal["onderwijs", "z"]
 
 
+class Correction(Event):
+    """A staff-approved correction from a policy what-if (architecture.md §14): a fine annulled
+    (and refunded if paid) or a loan forgiven, each with its letter. `whatif` is the what-if it
+    comes from; `decision_date` (annul_fine) the day the fine was sent — absent: the latest fine."""
+
+    type: Literal["correction"]
+    what: Literal["annul_fine", "forgive_loan"]
+    reason: Text
+    whatif: Annotated[str, Field(pattern=r"^whatif-[0-9a-f]{12}$")]
+    decision_date: Day | None = None
+
+
 class JourneyEnded(Event):
     type: Literal["journey_ended"]
     reason: Literal["emigrated", "died", "naturalised", "permit_withdrawn"]
@@ -380,7 +392,7 @@ AnyEvent = Annotated[
         SchoolDeclarationReceived, AlfaTestInvoicePaid, AlfaTestTaken, StaffDecision,
         ExtensionRequested, CourseHoursReported, ParticipationStatementSigned, JourneyEnded,
         ExemptionApplicationReceived, ApplicationCompleted, MedicalAdviceReceived, ObjectionReceived,
-        NoticeOfDefaultReceived, FinePaid, MapCompleted, RouteCompleted,
+        NoticeOfDefaultReceived, FinePaid, Correction, MapCompleted, RouteCompleted,
     ],
     Field(discriminator="type"),
 ]
@@ -390,6 +402,11 @@ EVENT_TYPES: dict[str, type[Event]] = {
     cls.model_fields["type"].annotation.__args__[0]: cls  # type: ignore[union-attr]
     for cls in AnyEvent.__origin__.__args__  # type: ignore[attr-defined]
 }
+
+
+# What staff may record as having come on paper: every event but a correction, which comes only
+# from a policy what-if's list that staff approved (inburgering/whatif/correct.py).
+PAPER_EVENT_TYPES: tuple[str, ...] = tuple(sorted(t for t in EVENT_TYPES if t != "correction"))
 
 
 def parse_event(raw: dict, *, exact_cents: bool = False) -> Event:

@@ -62,6 +62,7 @@ from pydantic import BaseModel, ConfigDict
 
 from inburgering.domain import calendar
 from inburgering.domain.events import (
+    Correction,
     Event,
     InvoiceAccepted,
     InvoiceRefused,
@@ -270,13 +271,19 @@ def _forgiven_when_met(fact: ObligationMet, ctx: Context) -> bool:
 class InvoicingProcess(Process):
     name = "invoicing"
     state_model = InvoicingState
-    event_types: tuple[str, ...] = ("loan_granted", "invoice_submitted", "invoice_accepted", "invoice_refused")
+    event_types: tuple[str, ...] = ("loan_granted", "invoice_submitted", "invoice_accepted", "invoice_refused",
+                                     "correction")
     facts = (ObligationMet, SanctionsWaived)
 
     # -- which case ---------------------------------------------------------------------
 
+    def handles(self, event: Event) -> bool:
+        if isinstance(event, Correction):
+            return event.what == "forgive_loan"
+        return super().handles(event)
+
     def case_key(self, event: Event, ctx: Context) -> str:
-        if isinstance(event, LoanGranted):
+        if isinstance(event, (LoanGranted, Correction)):
             return LOAN_KEY
         files = self._invoice_files(ctx)
         if isinstance(event, InvoiceSubmitted):
@@ -302,7 +309,7 @@ class InvoicingProcess(Process):
         raise EventRejected(f"there is no invoice {number} for this person; check the invoice number")
 
     def opens_case(self, event: Event) -> bool:
-        return isinstance(event, (LoanGranted, InvoiceSubmitted))
+        return isinstance(event, (LoanGranted, InvoiceSubmitted, Correction))  # a correction: see _forgive
 
     def no_case_reason(self, event: Event) -> str:
         return f"there is no open invoice {getattr(event, 'invoice_number', '')} for this person"
@@ -318,6 +325,8 @@ class InvoicingProcess(Process):
             return self._set_loan(state, event, ctx)
         if isinstance(event, InvoiceSubmitted):
             return self._submit(state, event, ctx)
+        if isinstance(event, Correction):
+            return self._forgive(state, event, ctx)
         file = state.invoice
         if file is None or file.outcome != "open":  # case_key finds only open invoices
             raise EventRejected(_not_open_reason(file) if file else self.no_case_reason(event))
@@ -523,16 +532,35 @@ class InvoicingProcess(Process):
             return self._settle(state, [])  # forgiven, or told already
         account = self._account(ctx, exclude=None)
         if isinstance(fact, SanctionsWaived) or _forgiven_when_met(fact, ctx):
-            state.loan.forgiven_on = fact.on
-            return self._settle(state, [Communicate("loan_forgiven", {
-                "amount": account.paid, "borrowed": state.loan.amount, "promised": account.deferred,
+            return self._forgiven(state, fact.on, account, {
                 "reason": "term_passed" if isinstance(fact, SanctionsWaived) else "obligation_met_in_term",
-                "obligation_met_on": getattr(fact, "on", None) if isinstance(fact, ObligationMet) else None})])
+                "obligation_met_on": getattr(fact, "on", None) if isinstance(fact, ObligationMet) else None})
         state.loan.repayment_from = calendar.add_months(
             fact.on, ctx.policy.value("repayment_start_months", fact.on))
         return self._settle(state, [Communicate("repayment_notice", {
             "obligation_met_on": fact.on, "met_by": fact.by, "repayment_from": state.loan.repayment_from,
             "borrowed": state.loan.amount, "paid_out": account.paid, "promised": account.deferred})])
+
+    def _forgive(self, state: InvoicingState, event: Correction, ctx: Context) -> Transition:
+        """A what-if's correction (architecture.md §14), approved by staff: the loan forgiven, with
+        the letter `loan_forgiven` (reason correction), also after a repayment notice. It reaches
+        the loan case however it stands; refused, with the reason, where the case file already
+        differs: no loan, or forgiven already (a correction never opens a case: the casebook
+        forgets the new one when this refuses)."""
+        if state.loan is None:
+            raise EventRejected("this person has no loan: nothing to forgive")
+        if state.loan.forgiven_on is not None:
+            raise EventRejected(f"the loan was already forgiven on {state.loan.forgiven_on}: nothing to correct")
+        return self._forgiven(state, ctx.today, self._account(ctx, exclude=None),
+                              {"reason": "correction", "correction": event.reason, "whatif": event.whatif,
+                               "repayment_from": state.loan.repayment_from})
+
+    def _forgiven(self, state: InvoicingState, on: dt.date, account: Account, why: dict) -> Transition:
+        """The loan forgiven from `on`: nothing paid from it is asked back (letter loan_forgiven)."""
+        assert state.loan is not None
+        state.loan.forgiven_on = on
+        return self._settle(state, [Communicate("loan_forgiven", {
+            "amount": account.paid, "borrowed": state.loan.amount, "promised": account.deferred, **why})])
 
     # -- communication and status ------------------------------------------------------------
 

@@ -61,7 +61,7 @@ from pydantic import BaseModel
 
 from inburgering.domain import calendar, decision, term_rules
 from inburgering.domain.decision import DecisionLife, DecisionRevised
-from inburgering.domain.events import (CourseHoursReported, Event, ExtensionRequested, FinePaid, Money,
+from inburgering.domain.events import (Correction, CourseHoursReported, Event, ExtensionRequested, FinePaid, Money,
                                        NoticeOfDefaultReceived, SchoolDeclarationReceived, StaffDecision)
 from inburgering.domain.exams import parts_taken
 from inburgering.domain.journey import DiplomaObtained, ObligationEnded, ObligationMet, SanctionsWaived, aow_day
@@ -210,7 +210,7 @@ class TermProcess(Process):
     name = "term"
     state_model = TermState
     event_types = ("extension_requested", "course_hours_reported", "staff_decision", "school_declaration_received",
-                   "notice_of_default_received", "fine_paid")
+                   "notice_of_default_received", "fine_paid", "correction")
     facts = (TermStarted, ObligationMet, DiplomaObtained, DecisionRevised)
 
     # ---- routing --------------------------------------------------------------------------
@@ -220,17 +220,21 @@ class TermProcess(Process):
             return event.case in ("extension", "fine")
         if isinstance(event, NoticeOfDefaultReceived):
             return event.case == "extension"
+        if isinstance(event, Correction):
+            return event.what == "annul_fine"
         return super().handles(event)
 
     def opens_case(self, event: Event) -> bool:
-        return False
+        # Not a new case: a correction reaches the term even once it closed (a fine annulled after
+        # the obligation was met); without a term it is refused (new_state).
+        return isinstance(event, Correction)
 
     def no_case_reason(self, event: Event) -> str:
         decided = "a fine" if getattr(event, "case", "") == "fine" else "an extension"
         what = {"extension_requested": "an extension", "course_hours_reported": "the hours",
                 "school_declaration_received": "a school's declaration without an open AGI application",
                 "notice_of_default_received": "a notice of default on an extension decision",
-                "fine_paid": "a fine's payment",
+                "fine_paid": "a fine's payment", "correction": "a correction of a fine",
                 "staff_decision": f"a staff decision on {decided}"}[event.type]  # type: ignore[attr-defined]
         return (f"this person has no open integration term, so {what} cannot be taken: the term opens with the "
                 "start letter (Wi2013) or the PIP (Wi2021), and ends when the obligation is met; voluntary "
@@ -268,9 +272,7 @@ class TermProcess(Process):
         """An objection granted (domain/objection.py): a fine annulled — it counts as no fine, the
         follow-up term it opened stays, what was paid is refunded —, or an extension granted."""
         if fact.letter == "fine":
-            fine = next(f for f in state.fines if f.on == fact.sent_on and f.annulled_on is None)
-            fine.annulled_on = ctx.today
-            return [Payment("fine_refunded", {"amount": fine.paid, "fine_on": fine.on})] if fine.paid else []
+            return _annul(next(f for f in state.fines if f.on == fact.sent_on and f.annulled_on is None), ctx)
         request = next(r for r in state.extensions if r.decided_on == fact.sent_on)
         request.revised_on = ctx.today
         return self._grant(state, request, ctx, "staff", None, on_objection=True)
@@ -302,7 +304,28 @@ class TermProcess(Process):
             _life(request).notice_of_default(event.date, ctx.policy)
         elif isinstance(event, FinePaid):
             actions = self._fine_paid(state, event)
+        elif isinstance(event, Correction):
+            actions = self._correct(state, event, ctx)
         return self._settle(state, ctx, actions)
+
+    @staticmethod
+    def _correct(state: TermState, event: Correction, ctx: Context) -> list[Action]:
+        """A what-if's correction (architecture.md §14), approved by staff: the fine sent on
+        `decision_date` (absent: the latest) annulled as on objection — it counts as no fine, what
+        was paid is refunded — with the letter `fine_annulled`. Refused, with the reason, where
+        the case file already differs: no such fine, or annulled already."""
+        fines = [f for f in state.fines if event.decision_date in (None, f.on)]
+        if not fines:
+            on = f" sent on {event.decision_date}" if event.decision_date else ""
+            raise EventRejected(f"this person has no fine{on}: nothing to annul")
+        fine = fines[-1]
+        if fine.annulled_on is not None:
+            raise EventRejected(f"the fine of {fine.on} was already annulled on {fine.annulled_on}: nothing to "
+                                "correct")
+        refund = _annul(fine, ctx)
+        return refund + [Communicate("fine_annulled", {"fine_on": fine.on, "amount": fine.amount,
+                                                       "refunded": fine.paid, "reason": event.reason,
+                                                       "whatif": event.whatif})]
 
     @staticmethod
     def _fine_paid(state: TermState, event: FinePaid) -> list[Action]:
@@ -546,6 +569,13 @@ def fine_basis(state: TermState, ctx: Context, until: dt.date) -> FineBasis:
     amount = term_rules.fine_amount(ctx.policy, state.regime, ctx.today, hours, taken, passed)
     return FineBasis(hours=hours, reported_hours=reported, declared_hours=declared, attempts=attempts,
                      parts_taken=taken, parts_passed=passed, amount=amount)
+
+
+def _annul(fine: Fine, ctx: Context) -> list[Action]:
+    """A fine annulled (on objection, or by a correction): it counts as no fine — its cycle no
+    longer counts, the follow-up term it opened stays — and what was paid is refunded."""
+    fine.annulled_on = ctx.today
+    return [Payment("fine_refunded", {"amount": fine.paid, "fine_on": fine.on})] if fine.paid else []
 
 
 def _keren(state: TermState, ctx: Context) -> bool:

@@ -430,7 +430,8 @@ class Worker:
         report.took(batch)
 
 
-def apply_now(session: Session, raw: dict[str, Any], *, source: str, received_on: dt.date) -> dict[str, Any]:
+def apply_now(session: Session, raw: dict[str, Any], *, source: str, received_on: dt.date,
+              idempotency_key: str | None = None) -> dict[str, Any]:
     """Receive one event (staff input) and apply it to its own person at once, in the caller's
     transaction: the person is claimed — waiting for a worker that holds them, not skipping
     them as an ingest does — then the event goes into the inbox and the person is brought up
@@ -441,7 +442,7 @@ def apply_now(session: Session, raw: dict[str, Any], *, source: str, received_on
     person_id = session.scalar(_claim_person(session), {"ref": event.person})
     if person_id is None:
         raise unknown_person(event.person)
-    row = receive(session, raw, source=source, received_on=received_on)
+    row = receive(session, raw, source=source, received_on=received_on, idempotency_key=idempotency_key)
     if row.status == "pending" and row.event_date <= received_on:
         worker = Worker(None)
         worker._release_holds_of(session, received_on, [person_id])

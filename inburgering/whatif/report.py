@@ -32,6 +32,9 @@ MONEY_FIELDS = {
     "penalty_paid": "amount",
 }
 SIDES = ("baseline", "proposed")
+# Outputs that refer to another, and the field that says which (or why): kept in a change as
+# `about` (the proposal's) and `was_about` (the baseline's), so corrections made can be told apart.
+REFERS = {"fine_annulled": "fine_on", "fine_refunded": "fine_on", "loan_forgiven": "reason"}
 
 
 def _cents(output: Output) -> int:
@@ -82,6 +85,11 @@ def _change(base: Output | None, proposed: Output | None) -> dict[str, Any]:
         change["was"] = base.on.isoformat()
         change["fields"] = sorted(k for k in set(base.data) | set(proposed.data)
                                   if base.data.get(k) != proposed.data.get(k))
+    if shown.type in REFERS:
+        if proposed is not None:
+            change["about"] = proposed.data.get(REFERS[shown.type])
+        if base is not None:
+            change["was_about" if proposed is not None else "about"] = base.data.get(REFERS[shown.type])
     if shown.type in MONEY_FIELDS:
         if proposed is not None:
             change["amount"] = _euros(_cents(proposed))
