@@ -17,6 +17,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from inburgering import config
 from inburgering.domain.calendar import today_in_amsterdam
 from inburgering.whatif.correct import corrections_of, enter_corrections
+from inburgering.engine.errors import refusals_returned
 from inburgering.engine.service import Partition
 from inburgering.whatif.proposal import proposal_from_text
 from inburgering.whatif.report import changed_money, month_rows, money_chart, summary_lines, write_csv
@@ -34,6 +35,7 @@ def reports_dir() -> Path:
 
 
 @task(name="plan-what-if")
+@refusals_returned
 def plan_whatif(proposal: str, start: dt.date | None, until: dt.date, mark: int | None = None,
                 whatif: str | None = None) -> Plan:
     """The proposal checked and the inbox's newest event read (a partition is given both)."""
@@ -47,6 +49,7 @@ def plan_whatif(proposal: str, start: dt.date | None, until: dt.date, mark: int 
 
 
 @task(name="replay-journeys")
+@refusals_returned
 def replay_share(the_plan: Plan, partition: Partition) -> dict:
     case_file = open_case_file(config.database_url())
     try:

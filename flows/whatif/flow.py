@@ -16,7 +16,7 @@ from prefect.runtime import flow_run
 
 from inburgering.domain.calendar import today_in_amsterdam
 from inburgering.engine.service import ALL
-from flows.refusals import states_refusals
+from flows.refusals import states_refusals, taken
 from tasks.partitions import leave_report, partition, partition_count, run_partitions
 from tasks.whatif import EMPTY, list_corrections, plan_whatif, publish_whatif, replay_share
 from flows.whatif.correction import propose_corrections
@@ -48,10 +48,10 @@ def policy_what_if(proposal: str, start: dt.date | None = None, until: dt.date |
     not have imposed, loans it would have forgiven, up to today) in a `policy-correction` run for
     staff to approve or refuse (flows/whatif/correction.py)."""
     last = until or today_in_amsterdam()
-    the_plan = plan_whatif(proposal, start, last)
+    the_plan = taken(plan_whatif(proposal, start, last))
     parts = partition_count(partitions)
     if parts == 1:
-        results = [replay_share(the_plan, ALL)]
+        results = [taken(replay_share(the_plan, ALL))]
     else:
         results = [run_partitions("policy-what-if-partition/policy-what-if-partition", f"what-if · {the_plan.id}",
                                   last, parts, empty=EMPTY, parameters={
@@ -73,7 +73,7 @@ def policy_what_if_partition(proposal: str, until: dt.date, mark: int, whatif: s
                              start: dt.date | None = None) -> dict:
     """One share of the people of a what-if (part 1..parts); `policy-what-if` runs these. Reads only,
     so it takes no partition slot: it may run beside the ingest and the monitor."""
-    the_plan = plan_whatif(proposal, start, until, mark=mark, whatif=whatif)
-    result = replay_share(the_plan, partition(part, parts))
+    the_plan = taken(plan_whatif(proposal, start, until, mark=mark, whatif=whatif))
+    result = taken(replay_share(the_plan, partition(part, parts)))
     leave_report(f"what-if · {whatif}", part, parts, result)
     return result
