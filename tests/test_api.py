@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import socket
 import threading
 from dataclasses import dataclass
@@ -115,9 +116,12 @@ def test_the_sender_sees_pending_then_applied_or_rejected_with_the_reason(api):
                "invoice_number": "F-404"}
     assert api.post("portal", refused).status_code == 202
     with api.client("ind") as ind, api.client("portal") as portal:
-        assert ind.get("/v1/events/ind-1").json() == {"id": "ind-1", "status": "pending", "reason": None}
+        assert ind.get("/v1/events/ind-1").json() == {"id": "ind-1", "status": "pending", "reason": None,
+                                                      "case": None}
         service.ingest(api.case_file, dt.date(2024, 3, 1))
-        assert ind.get("/v1/events/ind-1").json() == {"id": "ind-1", "status": "applied", "reason": None}
+        applied = ind.get("/v1/events/ind-1").json()  # with the case it touched: its page is that artifact
+        assert applied == {"id": "ind-1", "status": "applied", "reason": None, "case": applied["case"]}
+        assert re.fullmatch(r"case-\d+", applied["case"])
         answer = portal.get("/v1/events/portal-9").json()
         assert answer["status"] == "rejected" and answer["reason"]
         # same source only

@@ -271,6 +271,8 @@ class EventStatus(BaseModel):
     id: str
     status: Literal["pending", "applied", "rejected"]
     reason: str | None = Field(description="why it was rejected, in words a person can act on")
+    case: str | None = Field(default=None, description="the case it was applied to, as DUO's process owners name "
+                                                       "it (case-12)")
 
 
 class ProblemOut(BaseModel):
@@ -368,7 +370,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
         found = await in_thread(store.status, sender, event_id)
         if found is None:
             raise ApiError(404, [("id", "this source sent no event with this id")])
-        return JSONResponse({"id": event_id, "status": found[0], "reason": found[1]})
+        return JSONResponse({"id": event_id, "status": found[0], "reason": found[1], "case": found[2]})
 
     @app.post("/v1/people", tags=["people"], status_code=201, openapi_extra=_PEOPLE_BODY, responses=_answers(
         _201="registered", _200="the same person was registered before",

@@ -107,18 +107,21 @@ class ApiStore:
         return {person_id for person_id, payload in rows if school_key(str(payload.get("school", ""))) ==
                 school_key(school)}
 
-    def status(self, sender: Sender, sender_id: str) -> tuple[str, str | None] | None:
-        """What became of an event this source sent: (pending|applied|rejected, reason)."""
+    def status(self, sender: Sender, sender_id: str) -> tuple[str, str | None, str | None] | None:
+        """What became of an event this source sent: (pending|applied|rejected, reason, the case
+        it was applied to as process owners name it, `case-12`: its page is the artifact of
+        that name)."""
         with self.reads.connect() as connection:
             row = connection.execute(_SENT_EVENT, {"source": sender.id, "id": sender_id}).first()
         if row is None:
             return None
+        case = f"case-{row.case_id}" if row.case_id is not None and row.status == "applied" else None
         if row.status in ("pending", "applied"):
-            return row.status, None
+            return row.status, None, case
         if row.status in ("rejected", "duplicate"):
-            return "rejected", row.reason
+            return "rejected", row.reason, None
         # "error": a fault of ours parked it for staff; its text is for staff, not for the sender
-        return "pending", "it could not be applied yet and waits for staff; nothing needs to be sent again"
+        return "pending", "it could not be applied yet and waits for staff; nothing needs to be sent again", None
 
     # ---- writes -----------------------------------------------------------------------------
 
@@ -207,5 +210,5 @@ _SENT_BEFORE = (select(INBOX.c.sender_event_id, INBOX.c.content_hash)
 _INVOICES_OF_PEOPLE = (select(INBOX.c.person_id, INBOX.c.payload)
                        .where(INBOX.c.type == "invoice_submitted", INBOX.c.status.in_(("pending", "applied")),
                               INBOX.c.person_id.in_(bindparam("ids", expanding=True))))
-_SENT_EVENT = (select(INBOX.c.status, INBOX.c.reason)
+_SENT_EVENT = (select(INBOX.c.status, INBOX.c.reason, INBOX.c.case_id)
                .where(INBOX.c.source_id == bindparam("source"), INBOX.c.sender_event_id == bindparam("id")))
