@@ -79,7 +79,7 @@ def test_a_rejected_event_sent_again_under_a_new_id_is_applied_not_dropped(api):
     with api.client("portal") as portal:
         first, second = (portal.get(f"/v1/events/{id_}").json() for id_ in ("portal-1", "portal-2"))
     assert first["status"] == "rejected" and "api:" not in first["reason"]
-    assert second == {"id": "portal-2", "status": "applied", "reason": None}
+    assert second == {"id": "portal-2", "status": "applied", "reason": None, "case": "case-1"}  # the case it touched
 
 
 def test_two_events_of_the_same_content_in_one_list_are_two_events(api):
