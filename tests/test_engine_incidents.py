@@ -84,18 +84,50 @@ def test_an_event_that_cannot_be_applied_is_an_incident_and_the_batch_goes_on(ca
     assert (incident.kind, incident.source_id) == ("event", broken)
 
 
-def test_a_catch_up_after_a_gap_in_monitor_runs_fires_the_reminders_and_parks_nothing(case_file):
-    """No monitor ran for 120 days (issue 25, item 9): the reminder is due again the day it
-    fired, each time for a later due date. That is a catch-up, not a loop: every reminder
-    goes (up to invoice_reminders_max) and no incident is opened."""
+def _reminders(case_file) -> list[tuple[dt.date, str]]:
+    with case_file.reading() as session:
+        return [tuple(row) for row in session.execute(
+            select(JournalEntry.on_date, JournalEntry.type).where(JournalEntry.type == "invoice_reminder")
+            .order_by(JournalEntry.id))]
+
+
+def test_a_catch_up_after_a_gap_in_monitor_runs_sends_one_reminder_and_parks_nothing(case_file):
+    """No monitor ran for 120 days (issue 25, item 9): the reminder due long ago goes, once, and
+    the next ones follow every 14 days from the day it went (invoice_reminders_max: 3) — never
+    the same e-mail twice on one day (tests/test_workers.py: nothing in the journal twice)."""
     _people_with_invoices(case_file, 1)
+    late = DAY + dt.timedelta(days=120)
+    report = service.run_monitor(case_file, late)
+    with case_file.reading() as session:
+        opened = session.scalar(select(func.count()).select_from(Incident))
+        (next_due,) = session.scalars(select(Deadline.due_on).where(Deadline.kind == "invoice_reminder",
+                                                                    Deadline.state == "open")).all()
+    assert (report.incidents, opened) == (0, 0)
+    assert _reminders(case_file) == [(late, "invoice_reminder")] and report.fired["invoice_reminder"] == 1
+    assert next_due == late + dt.timedelta(days=14)
+    for day in range(121, 200):
+        service.run_monitor(case_file, DAY + dt.timedelta(days=day))
+    assert [on for on, _ in _reminders(case_file)] == [late + dt.timedelta(days=d) for d in (0, 14, 28)]
+
+
+def test_a_timer_due_again_for_a_later_due_date_the_day_it_fired_is_a_catch_up_not_a_loop(case_file, monkeypatch):
+    """The engine's rule, for a process that counts its next timer from the due date (not from
+    the day it fired): after a gap each repeat is due again at once, each for a later date. That
+    is a catch-up: every one fires (up to invoice_reminders_max) and no incident is opened."""
+    from inburgering.domain import invoicing
+    from inburgering.domain.process import OpenDeadline
+
+    def from_due_dates(file, after, ctx):  # noqa: ANN001, ANN202 - the process's signature
+        due = file.invoice.received_on + dt.timedelta(days=14 * (file.reminders_sent + 1))
+        return [OpenDeadline(invoicing.REMINDER, due)] if file.reminders_sent < 3 else []
+
+    _people_with_invoices(case_file, 1)
+    monkeypatch.setattr(invoicing.InvoicingProcess, "_next_reminder", staticmethod(from_due_dates))
     report = service.run_monitor(case_file, DAY + dt.timedelta(days=120))
     with case_file.reading() as session:
-        reminders = session.scalar(select(func.count()).select_from(JournalEntry)
-                                   .where(JournalEntry.type == "invoice_reminder"))
         opened = session.scalar(select(func.count()).select_from(Incident))
     assert (report.incidents, opened) == (0, 0)
-    assert reminders == 3 == report.fired["invoice_reminder"]  # invoice_reminders_max: 3, every 14 days
+    assert len(_reminders(case_file)) == 3 == report.fired["invoice_reminder"]
 
 
 def test_a_timer_due_again_for_the_same_due_date_is_a_loop_and_stops_at_the_first_repeat(case_file, monkeypatch):
@@ -107,7 +139,7 @@ def test_a_timer_due_again_for_the_same_due_date_is_a_loop_and_stops_at_the_firs
     _people_with_invoices(case_file, 1)
     monkeypatch.setattr(invoicing.InvoicingProcess, "_next_reminder",
                         staticmethod(lambda file, after, ctx: [OpenDeadline(invoicing.REMINDER, after)]))
-    report = service.run_monitor(case_file, DAY + dt.timedelta(days=15))
+    report = service.run_monitor(case_file, DAY + dt.timedelta(days=14))  # the day the first is due
     with case_file.reading() as session:
         reminders = session.scalar(select(func.count()).select_from(JournalEntry)
                                    .where(JournalEntry.type == "invoice_reminder"))

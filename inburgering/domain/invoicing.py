@@ -15,8 +15,9 @@ Rules:
   nothing, and the school gets the reasons as the answer to its submission.
 - A valid invoice is open ("Factuur is openstaand"); the person is e-mailed
   (`invoice_waiting`), reminded every `invoice_reminder_after_days` (at most
-  `invoice_reminders_max` times), and process owners get `invoice_waiting_long`
-  after `invoice_waiting_long_after_days`. All are durable deadlines.
+  `invoice_reminders_max` times; each interval counted from the reminder actually sent,
+  so a late monitor run sends one reminder, not several identical ones at once), and
+  process owners get `invoice_waiting_long` after `invoice_waiting_long_after_days`. All are durable deadlines.
 - Once the obligation is met (the journey's fact), invoices for lessons after that day
   are refused, and invoices for lessons before it only when they reach DUO within
   `invoice_after_obligation_months` (4) of it (domain.md §4).
@@ -417,7 +418,10 @@ class InvoicingProcess(Process):
             file.reminders_sent += 1
             actions.append(Communicate("invoice_reminder", {
                 **self._about(file.invoice), "waiting_since": file.invoice.received_on}, kind="email"))
-            actions += self._next_reminder(file, timer.due, ctx)
+            # The next one counts from the day this one went out, not from the day it was due:
+            # a monitor that ran late (a catch-up) sends one reminder, never a burst of the same
+            # e-mail on one day. When the monitor runs every day the two are the same day.
+            actions += self._next_reminder(file, ctx.today, ctx)
         elif timer.kind == WAITING_LONG and file.outcome == "open":
             file.waiting_long_since = timer.due
             actions.append(Alert("invoice_waiting_long", {
