@@ -206,3 +206,49 @@ def test_a_long_lived_worker_that_forgets_people_leaves_what_one_keeping_everyon
         snapshots.append(snapshot(case_file))
         case_file.dispose()
     assert differences(*snapshots) == {}
+
+
+def test_a_run_of_a_later_day_waits_for_a_person_a_run_of_an_earlier_day_holds(case_file):
+    """A monitor of day D holds a person (their reminder is due) while an ingest of D+3 runs;
+    the person has an event of D+2. Skipping them, the ingest would end with that event still
+    pending (the monitor of D does not take events after D): it waits for them instead."""
+    from tests.test_engine_incidents import DAY, _people_with_invoices
+
+    _people_with_invoices(case_file, 1)  # the invoice's reminder is due DAY + 14
+    with case_file.transaction() as session:
+        service.receive(session, {"type": "invoice_accepted", "invoice_number": "F-0", "person": "p0",
+                                  "date": (DAY + dt.timedelta(days=16)).isoformat()}, source="test", received_on=DAY)
+    claimed, release = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def hold(step: str) -> None:
+        if threading.current_thread().name == "monitor":
+            claimed.set()
+            release.wait(60)
+
+    def work(run, on) -> None:  # noqa: ANN001
+        try:
+            run(case_file, on)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    service.after_claim = hold
+    try:
+        monitor = threading.Thread(target=work, args=(service.run_monitor, DAY + dt.timedelta(days=14)), name="monitor")
+        monitor.start()
+        assert claimed.wait(60)
+        ingest = threading.Thread(target=work, args=(service.ingest, DAY + dt.timedelta(days=17)), name="ingest")
+        ingest.start()
+        ingest.join(timeout=5)  # a skipping ingest is done by now; a waiting one is not (or was too slow)
+        release.set()
+        for thread in (monitor, ingest):
+            thread.join(timeout=60)
+    finally:
+        service.after_claim = None
+        release.set()
+    assert not errors, errors
+    with case_file.reading() as session:
+        statuses = session.scalars(select(ReceivedEvent.status).where(ReceivedEvent.type == "invoice_accepted")).all()
+        reminders = session.scalar(select(func.count()).select_from(JournalEntry)
+                                   .where(JournalEntry.type == "invoice_reminder"))
+    assert statuses == ["applied"] and reminders == 1

@@ -263,9 +263,11 @@ def _claimed(query: Select, person_id) -> Select:  # noqa: ANN001 - a column
     return query
 
 
-def _claiming(session: Session, query: Select, params: dict) -> list:
+def _claiming(session: Session, query: Select, params: dict, *, wait: bool = False) -> list:
+    """The rows, their people claimed: on PostgreSQL those another worker holds are skipped, or
+    with `wait` waited for (see `Worker._then_those_held`)."""
     if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(of=Person.__table__, skip_locked=True)
+        query = query.with_for_update(of=Person.__table__, skip_locked=not wait)
     return session.execute(query, params).all()
 
 
@@ -319,7 +321,9 @@ class Worker:
         while True:
             rows = self._in_transaction(lambda session: self._ingest_batch(session, as_of, batch_size, report))
             if len(rows) < batch_size:  # that was the last of them: applying events receives none
-                return report
+                break
+        self._then_those_held(lambda session: self._ingest_batch(session, as_of, 1, report, wait=True))
+        return report
 
     def run_monitor(self, as_of: dt.date, *, batch_size: int = DEFAULT_BATCH) -> RunReport:
         """Bring every person with a timer due up to `as_of` (see `_bring_up_to_date`). Running a
@@ -330,6 +334,7 @@ class Worker:
         for _ in range(MAX_ROUNDS):
             due = self._in_transaction(lambda session: self._monitor_batch(session, as_of, batch_size, report))
             if len(due) < batch_size:
+                self._then_those_held(lambda session: self._monitor_batch(session, as_of, 1, report, wait=True))
                 return report
         raise RuntimeError(f"deadline monitor did not settle for {as_of} after {MAX_ROUNDS} rounds")
 
@@ -351,6 +356,20 @@ class Worker:
 
         self._in_transaction(whole_day)
         return report
+
+    def _then_those_held(self, one_person: Callable[[Session], list]) -> None:
+        """The people the batches skipped because another worker held them (PostgreSQL), one at a
+        time, waiting for each. Another worker may be bringing them up to an earlier day (a
+        monitor of yesterday holds a person whose event of today an ingest of today skipped):
+        skipping would leave this run's work undone when the run ends. A transaction waits
+        holding no other claim, so two workers never wait for each other; when the holder is
+        done the person is read afresh, and what it did is not done again."""
+        if self.case_file is None or self.case_file.engine.dialect.name != "postgresql":
+            return  # SQLite: the transaction is the claim, nothing was skipped
+        for _ in range(MAX_ROUNDS * DEFAULT_BATCH):
+            if not self._in_transaction(one_person):
+                return
+        raise RuntimeError("workers kept holding the people of this run")
 
     # ---- one transaction, one batch ------------------------------------------------------------
 
@@ -375,15 +394,19 @@ class Worker:
             self._batch = batch
         return batch
 
-    def _ingest_batch(self, session: Session, as_of: dt.date, batch_size: int, report: RunReport) -> list:
-        rows = _claiming(session, _PENDING_EVENTS, {"as_of": as_of, "limit": batch_size, **self.partition.values()})
+    def _ingest_batch(self, session: Session, as_of: dt.date, batch_size: int, report: RunReport, *,
+                      wait: bool = False) -> list:
+        rows = _claiming(session, _PENDING_EVENTS, {"as_of": as_of, "limit": batch_size, **self.partition.values()},
+                         wait=wait)
         if rows:
             _paused("ingest")
             self._bring_up_to_date(session, as_of, {person_id for _, person_id, _ in rows}, report)
         return rows
 
-    def _monitor_batch(self, session: Session, as_of: dt.date, batch_size: int, report: RunReport) -> list:
-        due = _claiming(session, _DUE_DEADLINES, {"as_of": as_of, "limit": batch_size, **self.partition.values()})
+    def _monitor_batch(self, session: Session, as_of: dt.date, batch_size: int, report: RunReport, *,
+                       wait: bool = False) -> list:
+        due = _claiming(session, _DUE_DEADLINES, {"as_of": as_of, "limit": batch_size, **self.partition.values()},
+                        wait=wait)
         if due:
             _paused("monitor")
             self._bring_up_to_date(session, as_of, {person_id for _, person_id in due}, report)
