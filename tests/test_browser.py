@@ -4,7 +4,8 @@ late invoice. The owner finds the late case on the Runs page by its tag, opens i
 form wrongly and reads the rule's sentence, answers it rightly and sees the case move on; then
 letters are held and released through the staff deployments and the held letter goes out the
 same day, as the board shows; a refused staff action says Refused; the case page is found by the
-sender's reference and the numbers of the month are read (issue 24).
+sender's reference and the numbers of the month are read (issue 24). A policy maker reads a
+what-if's report, and staff open the correction run it made, with its totals and list (issue 26).
 
 Playwright drives Debian's chromium (bin/test installs it). Every wait is for a condition, with
 generous timeouts: it passes on a loaded machine. With INBURGERING_SCREENSHOTS=docs it writes
@@ -16,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -29,6 +31,7 @@ from inburgering.store.db import CaseFile
 from inburgering.store.models import Case, JournalEntry
 from tests.browser_stack import CHROMIUM, CHROMIUM_ARGS, ROOT, Stack, wait_until
 from tests.test_cockpit import _late_invoice
+from tests.test_whatif_flow import KEREN, mixed_case_file
 
 pytestmark = pytest.mark.browser
 
@@ -54,23 +57,50 @@ def stack(tmp_path, monkeypatch):
                             received_on=today)
     service.ingest(case_file, today)
     with LocalGateway(token="t") as gateway:
-        running = Stack(tmp_path, url, gateway.url, "t")
-        for key, value in running.env.items():
-            if key.startswith(("PREFECT_", "INBURGERING_")):
-                monkeypatch.setenv(key, value)
         try:
-            running.start_server()
-            running.serve()
-            running.case_file, running.late_case, running.today = case_file, late, today
-            # Prefect read its settings when it was imported: the test's own client is pointed here
-            with temporary_settings(updates={PREFECT_API_URL: running.api, PREFECT_UI_URL: running.ui}):
+            with started(Stack(tmp_path, url, gateway.url, "t"), monkeypatch, serve=True) as running:
+                running.case_file, running.late_case, running.today = case_file, late, today
                 yield running
-        except BaseException:
-            print(running.log("serve"), running.log("prefect-server"))
-            raise
         finally:
-            running.stop()
             case_file.dispose()
+
+
+@contextmanager
+def started(running: Stack, monkeypatch, *, serve: bool):  # noqa: ANN001, ANN201
+    """The stack's Prefect server (and, with `serve`, every deployment served), this test pointed at it."""
+    for key, value in running.env.items():
+        if key.startswith(("PREFECT_", "INBURGERING_")):
+            monkeypatch.setenv(key, value)
+    try:
+        running.start_server()
+        if serve:
+            running.serve()
+        # Prefect read its settings when it was imported: the test's own client is pointed here
+        with temporary_settings(updates={PREFECT_API_URL: running.api, PREFECT_UI_URL: running.ui}):
+            yield running
+    except BaseException:
+        print(running.log("serve"), running.log("prefect-server"))
+        raise
+    finally:
+        running.stop()
+
+
+def screenshots(home: Path) -> Path:
+    """Where the screenshots go: INBURGERING_SCREENSHOTS (docs: the README's), else the test's home."""
+    shots = Path(os.environ.get("INBURGERING_SCREENSHOTS") or home)
+    if not shots.is_absolute():
+        shots = ROOT / shots
+    shots.mkdir(parents=True, exist_ok=True)
+    return shots
+
+
+def open_artifact(page, ui: str, key: str, heading: str) -> None:  # noqa: ANN001
+    """An artifact's newest version: its page lists its versions, newest first."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{ui}/artifacts/key/{key}")
+    page.get_by_role("link", name=re.compile(r"^[0-9a-f]{8}$")).first.click()
+    expect(page.get_by_text(heading).first).to_be_visible()
 
 
 def run_and_wait(name: str, parameters: dict | None = None) -> object:
@@ -107,10 +137,7 @@ def run_and_wait(name: str, parameters: dict | None = None) -> object:
 def test_a_process_owner_answers_a_late_case_in_the_browser_and_a_held_letter_goes_out_the_same_day(stack):
     from playwright.sync_api import expect, sync_playwright
 
-    shots = Path(os.environ.get("INBURGERING_SCREENSHOTS") or stack.home)
-    if not shots.is_absolute():
-        shots = ROOT / shots
-    shots.mkdir(parents=True, exist_ok=True)
+    shots = screenshots(stack.home)
     run_and_wait("ingest-events/ingest-events")  # the sync shows the late case as a wait run
     case_id = stack.late_case
 
@@ -173,14 +200,8 @@ def test_a_process_owner_answers_a_late_case_in_the_browser_and_a_held_letter_go
         expect(page.get_by_text(re.compile(r"case-\d+ · \d+ days late")).first).to_be_visible()  # the other one
         expect(page.get_by_text(re.compile(rf"case-{case_id} · \d+ days late"))).to_have_count(0)
 
-        def open_artifact(key: str, heading: str) -> None:
-            """An artifact's newest version: its page lists its versions, newest first."""
-            page.goto(f"{stack.ui}/artifacts/key/{key}")
-            page.get_by_role("link", name=re.compile(r"^[0-9a-f]{8}$")).first.click()
-            expect(page.get_by_text(heading).first).to_be_visible()
-
         def open_board() -> None:
-            open_artifact("case-board", "Case board,")
+            open_artifact(page, stack.ui, "case-board", "Case board,")
 
         # A refused staff action: a run that says Refused with the sentence, not a failed run
         refused = run_and_wait("open-case/open-case", {"case_id": "case-99999"})
@@ -212,14 +233,64 @@ def test_a_process_owner_answers_a_late_case_in_the_browser_and_a_held_letter_go
 
         # The case page: found by the sender's reference (never a BSN), the letter sent, the history
         run_and_wait("find-case/find-case", {"lookup": "p-new"})
-        open_artifact(f"case-{new_case.id}", f"case-{new_case.id} · intake and start letter")
+        open_artifact(page, stack.ui, f"case-{new_case.id}", f"case-{new_case.id} · intake and start letter")
         expect(page.get_by_text("start_letter").first).to_be_visible()
         expect(page.get_by_text("Status history").first).to_be_visible()
         page.screenshot(path=shots / "case-page.png", full_page=True)
 
         # The numbers of the month: per process and week against the service levels
         run_and_wait("numbers-of-the-month/numbers-of-the-month")
-        open_artifact("numbers-of-the-month", "The numbers of")
+        open_artifact(page, stack.ui, "numbers-of-the-month", "The numbers of")
         expect(page.get_by_text("start letters sent").first).to_be_visible()
         page.screenshot(path=shots / "numbers.png", full_page=True)
         browser.close()
+
+
+@pytest.fixture
+def whatif_stack(tmp_path, monkeypatch):
+    """A Prefect server with its UI (nothing served: the flows run in this test) and a case file of
+    mixed journeys in which the Keren switch moved back finds corrections."""
+    url, journeys, today = mixed_case_file(tmp_path)
+    # No gateway: nothing is sent, the corrections are only proposed here (tests/test_whatif_flow.py approves)
+    with started(Stack(tmp_path, url, "http://127.0.0.1:9", "unused"), monkeypatch, serve=False) as running:
+        yield running, journeys, today
+
+
+def test_a_policy_maker_reads_a_what_if_and_staff_open_the_corrections_it_proposes(whatif_stack):
+    from playwright.sync_api import expect, sync_playwright
+
+    from flows.whatif.correction import policy_correction
+    from flows.whatif.flow import policy_what_if
+
+    stack, journeys, today = whatif_stack
+    shots = screenshots(stack.home)
+    policy_correction.to_deployment(name="policy-correction").apply()
+    result = policy_what_if(proposal=KEREN, until=today, corrections=True)
+    assert result["corrections"] >= 2 and result["correction_run"], result
+
+    expect.set_options(timeout=2 * MINUTE)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1600, "height": 1400})  # wide enough for the bars
+        page.set_default_timeout(2 * MINUTE)
+        seen = []
+
+        # The report: the summary, money per type, the money per month as bars (the cases changed below)
+        open_artifact(page, stack.ui, "policy-what-if", f"Policy what-if {result['whatif']}")
+        expect(page.get_by_text("Money per month, baseline against proposed").first).to_be_visible()
+        page.screenshot(path=shots / "whatif-report.png")
+        seen.append(page.content())
+
+        # The correction run, suspended with its form: the totals and the list, approve or refuse
+        page.set_viewport_size({"width": 1400, "height": 1000})
+        page.goto(f"{stack.ui}/runs/flow-run/{result['correction_run']}")
+        expect(page.get_by_text("Suspended").first).to_be_visible()
+        page.get_by_role("button", name="Resume").click()
+        dialog = page.get_by_role("dialog")
+        expect(dialog.get_by_text(f"{result['whatif']} (its report").first).to_be_visible()
+        expect(dialog.get_by_text(re.compile(r"annul the fine of \d{4}-\d\d-\d\d")).first).to_be_visible()
+        page.screenshot(path=shots / "whatif-correction.png", animations="disabled")  # the dialog faded in
+        seen.append(page.content())
+        browser.close()
+    for person in journeys.people.values():
+        assert not any(person["bsn"] in html for html in seen)

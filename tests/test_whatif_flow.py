@@ -94,13 +94,16 @@ def _answer(run_id, run_input: dict) -> dict:  # noqa: ANN001
     return run_flow(policy_correction, flow_run=run, parameters=run.parameters)
 
 
-def test_corrections_wait_for_staff_and_an_approval_corrects_once(tmp_path, monkeypatch):
-    from prefect.input.actions import read_flow_run_input
+KEREN = "asylum_sanctions_exceptional_from: 2023-09-01\n"  # the Keren switch moved back: corrections
 
-    from flows.whatif.correction import policy_correction
+
+def mixed_case_file(tmp_path):  # noqa: ANN001, ANN201
+    """A case file of 24 journeys of every category (a third asylum status holders), up to today,
+    in which the Keren switch moved back finds fines to annul and loans to forgive.
+    Returns (its URL, the journeys, today)."""
     from inburgering.domain.calendar import today_in_amsterdam
     from inburgering.engine import service
-    from tests.test_whatif import CATEGORIES, journal_of
+    from tests.test_whatif import CATEGORIES
 
     journeys = generate(24, years=3, seed=26)
     for event in journeys.events:
@@ -111,12 +114,21 @@ def test_corrections_wait_for_staff_and_an_approval_corrects_once(tmp_path, monk
     today = today_in_amsterdam()
     service.run_monitor(case_file, today)  # the case file up to date: a correction is applied today
     case_file.dispose()
+    return url, journeys, today
+
+
+def test_corrections_wait_for_staff_and_an_approval_corrects_once(tmp_path, monkeypatch):
+    from prefect.input.actions import read_flow_run_input
+
+    from flows.whatif.correction import policy_correction
+    from tests.test_whatif import journal_of
+
+    url, journeys, today = mixed_case_file(tmp_path)
     monkeypatch.setenv("INBURGERING_DATABASE_URL", url)
     monkeypatch.setenv("INBURGERING_HOME", str(tmp_path / "home"))
     policy_correction.to_deployment(name="policy-correction").apply()
-    keren = "asylum_sanctions_exceptional_from: 2023-09-01\n"
     with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
-        result = policy_what_if(proposal=keren, until=today, corrections=True)
+        result = policy_what_if(proposal=KEREN, until=today, corrections=True)
         assert result["corrections"] >= 2
         run = _run(result["correction_run"])
         assert run.state.name == "Suspended" and "staff-decision" in run.tags
@@ -133,7 +145,7 @@ def test_corrections_wait_for_staff_and_an_approval_corrects_once(tmp_path, monk
         assert sent["fine_annulled"] >= 1 and sent["fine_annulled"] + sent["loan_forgiven"] == result["corrections"]
 
         # A what-if after it lists nothing more to correct; the run again changes nothing.
-        again = policy_what_if(proposal=keren, until=today, corrections=True)
+        again = policy_what_if(proposal=KEREN, until=today, corrections=True)
         assert again["whatif"] != result["whatif"] and again["corrections"] == 0 and again["correction_run"] is None
         from prefect.flow_engine import run_flow
 
