@@ -63,9 +63,18 @@ def _prefect_contents() -> str:
     return asyncio.run(read())
 
 
-def artifacts(flow_run_id=None) -> dict:  # noqa: ANN001 - a UUID
+def artifacts(flow_run_id=None, expect: tuple[str, ...] = ()) -> dict:  # noqa: ANN001 - a UUID
     """The newest version of each artifact, by key (of one flow run, when given: other tests' runs
-    write the same keys on the shared server)."""
+    write the same keys on the shared server). With `expect`, wait up to a minute for those keys: a
+    server under load (its own SQLite file locked by its services) may store it a moment late. No
+    figure depends on how long."""
+    if expect:
+        import time
+
+        deadline = time.monotonic() + 60
+        while not set(expect) <= (found := artifacts(flow_run_id)).keys() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        return found
     of_run = ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id])) if flow_run_id else \
         ArtifactFilter()
 
@@ -199,7 +208,7 @@ def test_monitor_publishes_what_it_did_and_what_is_late(flows_database):
     state = deadline_monitor(as_of=late_day, show_waits=False, return_state=True)
     result = state.result()
     assert result["monitor"]["alerts"][0]["type"] == "start_letter_overdue"
-    published = artifacts(state.state_details.flow_run_id)
+    published = artifacts(state.state_details.flow_run_id, expect=("deadline-monitor", "late-cases"))
     assert "start_letter_overdue" in published["deadline-monitor"]
     assert "Late now: 1 case(s)" in published["deadline-monitor"]
     late = json.loads(published["late-cases"]) if isinstance(published["late-cases"], str) else published["late-cases"]

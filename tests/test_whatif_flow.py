@@ -45,7 +45,7 @@ def test_the_what_if_flow_publishes_its_report_and_files(journeys_file, tmp_path
     written = json.loads((tmp_path / "home" / "whatif" / f"{expected['whatif']}.json").read_text(encoding="utf-8"))
     assert written == expected
     assert (tmp_path / "home" / "whatif" / f"{expected['whatif']}-cases.csv").is_file()
-    published = artifacts(state.state_details.flow_run_id)
+    published = artifacts(state.state_details.flow_run_id, expect=("policy-what-if", "policy-what-if-cases"))
     report = published["policy-what-if"]
     assert f"# Policy what-if {expected['whatif']}" in report and "## Money per month, baseline against proposed" in report
     assert "█" in report and expected["cases"][0]["case"] in report
