@@ -77,7 +77,15 @@ def started(running: Stack, monkeypatch, *, serve: bool):  # noqa: ANN001, ANN20
             running.serve()
         # Prefect read its settings when it was imported: the test's own client is pointed here
         with temporary_settings(updates={PREFECT_API_URL: running.api, PREFECT_UI_URL: running.ui}):
-            yield running
+            try:
+                yield running
+            finally:  # the logs and events of flows run here go to this server before it stops (else a
+                # later test's drain of Prefect's workers retries the stopped server: the session hung)
+                from prefect.events.worker import EventsWorker
+                from prefect.logging.handlers import APILogWorker
+
+                APILogWorker.drain_all(timeout=60)
+                EventsWorker.drain_all(timeout=60)
     except BaseException:
         print(running.log("serve"), running.log("prefect-server"))
         raise
